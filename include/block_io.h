@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * block_io.h - 4 KiB metadata blocks from a regular file or a block device.
+ *
+ * The bottom of the stack: opens the device (O_EXCL for block devices
+ * unless told otherwise, O_DIRECT where it is asked for and allowed, with
+ * a silent fallback to buffered I/O), reports its size, and reads or
+ * writes whole blocks.  bdev_read_scatter() reads an arbitrary list of
+ * blocks with as few large requests as possible: it sorts them, merges
+ * neighbours into runs and reads each run with one preadv() straight
+ * into the callers' buffers.  Nothing here knows what a block contains.
+ */
+#ifndef THINSNAP_BLOCK_IO_H
+#define THINSNAP_BLOCK_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MD_BLOCK_SIZE	   4096u
+#define MD_BLOCK_SHIFT	   12
+/* Most blocks one bdev_read_scatter() call accepts. */
+#define BDEV_SCATTER_MAX   1024u
+
+enum bdev_flags {
+	BDEV_WRITE = 1 << 0,	/* open read-write */
+	BDEV_EXCL = 1 << 1,	/* O_EXCL on block devices */
+	BDEV_DIRECT = 1 << 2,	/* try O_DIRECT, fall back quietly */
+};
+
+struct bdev {
+	int fd;
+	bool writable;
+	bool direct;		/* O_DIRECT is in use */
+	bool is_blockdev;
+	uint64_t size;		/* bytes */
+	uint64_t nr_blocks;	/* whole 4 KiB blocks */
+	uint64_t reads;		/* read requests issued (statistics) */
+};
+
+/*
+ * Open `path`.  Returns 0 or a negative errno: -ENOENT (missing),
+ * -EINVAL (neither regular file nor block device), -EBUSY (block device
+ * in use), or whatever open/ioctl returned.
+ */
+int bdev_open(struct bdev *dev, const char *path, unsigned flags);
+void bdev_close(struct bdev *dev);
+
+/* Aligned buffer for `nr` blocks (free with bdev_free_buf). */
+void *bdev_alloc_buf(size_t nr);
+void bdev_free_buf(void *buf);
+
+/*
+ * Read `count` consecutive blocks starting at `block` into `buf`
+ * (aligned).  -ERANGE if any block lies past the end of the device,
+ * -EIO (or another negative errno) if the read fails.
+ */
+int bdev_read(struct bdev *dev, uint64_t block, unsigned count, void *buf);
+
+/*
+ * Read blocks[i] into bufs[i] for i < n (n <= BDEV_SCATTER_MAX; the
+ * buffers must be aligned, duplicates allowed).  errs[i] receives 0 or
+ * the negative errno for that block; the return value is 0 when every
+ * block was read, else the first error.
+ */
+int bdev_read_scatter(struct bdev *dev, const uint64_t *blocks, unsigned n,
+		      void *const *bufs, int *errs);
+
+/* Ask the kernel to start reading a run of blocks in the background. */
+void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count);
+
+int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
+	       const void *buf);
+/* Make everything written so far durable (fdatasync). */
+int bdev_sync(struct bdev *dev);
+
+#endif

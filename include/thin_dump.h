@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * thin_dump.h - read thin-pool metadata as a stream of dump events.
+ *
+ * thin_dump() walks the device trees and every selected device's mapping
+ * tree in key order and calls an emitter: superblock, then (optionally)
+ * definitions of leaves shared between devices, then each device with
+ * its mappings merged into runs.  Emitters (dump_xml.h, dump_human.h)
+ * turn the events into text; thin_restore reads the same model back.
+ */
+#ifndef THINSNAP_THIN_DUMP_H
+#define THINSNAP_THIN_DUMP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "block_io.h"
+#include "report.h"
+#include "thin_types.h"
+
+struct dump_superblock {
+	char uuid[17];		/* printable part of the uuid field */
+	uint32_t time;
+	uint64_t transaction;
+	uint32_t flags;
+	uint32_t version;
+	uint32_t data_block_size;
+	uint64_t nr_data_blocks;
+	uint64_t metadata_snap;	/* held root of the live superblock, 0 = none */
+};
+
+struct dump_run {
+	uint64_t origin_begin;
+	uint64_t data_begin;
+	uint64_t length;
+	uint32_t time;
+};
+
+struct dump_emitter {
+	int (*begin_superblock)(void *ctx, const struct dump_superblock *sb);
+	int (*end_superblock)(void *ctx);
+	int (*begin_def)(void *ctx, uint64_t name);
+	int (*end_def)(void *ctx);
+	int (*begin_device)(void *ctx, uint64_t id, const struct thin_details *d);
+	int (*end_device)(void *ctx);
+	int (*ref)(void *ctx, uint64_t name);
+	int (*run)(void *ctx, const struct dump_run *r);
+	void *ctx;
+};
+
+struct thin_dump_opts {
+	bool metadata_snap;	/* dump the metadata snapshot's trees */
+	uint64_t snap_block;	/* its location; 0 = from the superblock */
+	bool skip_mappings;
+	bool shared_defs;	/* <def>/<ref> for shared leaves (1.x) */
+	bool snap_nr_data_blocks_zero; /* -m prints nr_data_blocks 0 (0.9.0) */
+	bool repair;		/* skip damaged subtrees instead of failing */
+	const uint64_t *dev_ids; /* only these devices (NULL: all) */
+	size_t nr_dev_ids;
+	bool override_transaction, override_data_block_size,
+		override_nr_data_blocks, override_mapping_root,
+		override_details_root;
+	uint64_t transaction, data_block_size, nr_data_blocks, mapping_root,
+		details_root;
+};
+
+/*
+ * Returns 0, -EILSEQ when the metadata is damaged (details went to the
+ * reporter), an emitter's negative value, or another negative errno.
+ */
+int thin_dump(struct bdev *dev, const struct thin_dump_opts *opts,
+	      const struct dump_emitter *e, struct reporter *rep);
+
+#endif

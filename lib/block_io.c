@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Block I/O on files and block devices.
+ */
+#include "block_io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static int open_mode(unsigned flags, bool blockdev)
+{
+	int mode = (flags & BDEV_WRITE) ? O_RDWR : O_RDONLY;
+	if (blockdev && (flags & BDEV_EXCL))
+		mode |= O_EXCL;
+	return mode | O_CLOEXEC;
+}
+
+int bdev_open(struct bdev *dev, const char *path, unsigned flags)
+{
+	struct stat st;
+	memset(dev, 0, sizeof(*dev));
+	dev->fd = -1;
+	if (stat(path, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return -EINVAL;
+	dev->is_blockdev = S_ISBLK(st.st_mode);
+	int mode = open_mode(flags, dev->is_blockdev);
+	int fd = -1;
+	if (flags & BDEV_DIRECT) {
+		fd = open(path, mode | O_DIRECT);
+		dev->direct = fd >= 0;
+	}
+	if (fd < 0)
+		fd = open(path, mode);
+	if (fd < 0)
+		return -errno;
+	dev->fd = fd;
+	dev->writable = flags & BDEV_WRITE;
+	if (dev->is_blockdev) {
+		uint64_t sz;
+		if (ioctl(fd, BLKGETSIZE64, &sz) < 0) {
+			int e = -errno;
+			bdev_close(dev);
+			return e;
+		}
+		dev->size = sz;
+	} else {
+		dev->size = (uint64_t)st.st_size;
+	}
+	dev->nr_blocks = dev->size >> MD_BLOCK_SHIFT;
+	return 0;
+}
+
+void bdev_close(struct bdev *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+}
+
+void *bdev_alloc_buf(size_t nr)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, MD_BLOCK_SIZE, nr ? nr * MD_BLOCK_SIZE : 1))
+		return NULL;
+	return p;
+}
+
+void bdev_free_buf(void *buf)
+{
+	free(buf);
+}
+
+/* Read exactly len bytes at off into the iovec array, retrying short reads. */
+static int preadv_full(struct bdev *dev, struct iovec *iov, int cnt, off_t off)
+{
+	while (cnt > 0) {
+		ssize_t r = preadv(dev->fd, iov, cnt, off);
+		dev->reads++;
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -ERANGE;
+		off += r;
+		while (cnt > 0 && (size_t)r >= iov->iov_len) {
+			r -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0 && r > 0) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+int bdev_read(struct bdev *dev, uint64_t block, unsigned count, void *buf)
+{
+	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+		return -ERANGE;
+	struct iovec iov = { buf, (size_t)count * MD_BLOCK_SIZE };
+	return preadv_full(dev, &iov, 1, (off_t)(block << MD_BLOCK_SHIFT));
+}
+
+struct scatter_ent {
+	uint64_t block;
+	unsigned idx;
+};
+
+static int cmp_scatter(const void *a, const void *b)
+{
+	const struct scatter_ent *x = a, *y = b;
+	if (x->block != y->block)
+		return x->block < y->block ? -1 : 1;
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Read one run of distinct consecutive blocks; on failure retry each. */
+static void read_run(struct bdev *dev, const struct scatter_ent *e,
+		     unsigned cnt, void *const *bufs, int *errs,
+		     struct iovec *iov)
+{
+	for (unsigned i = 0; i < cnt; i++) {
+		iov[i].iov_base = bufs[e[i].idx];
+		iov[i].iov_len = MD_BLOCK_SIZE;
+	}
+	if (preadv_full(dev, iov, (int)cnt,
+			(off_t)(e[0].block << MD_BLOCK_SHIFT)) == 0)
+		return;
+	for (unsigned i = 0; i < cnt; i++)
+		errs[e[i].idx] = bdev_read(dev, e[i].block, 1, bufs[e[i].idx]);
+}
+
+int bdev_read_scatter(struct bdev *dev, const uint64_t *blocks, unsigned n,
+		      void *const *bufs, int *errs)
+{
+	struct scatter_ent ents[BDEV_SCATTER_MAX];
+	struct iovec iov[BDEV_SCATTER_MAX];
+	unsigned nu = 0;
+
+	if (n > BDEV_SCATTER_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < n; i++) {
+		ents[i].block = blocks[i];
+		ents[i].idx = i;
+		errs[i] = blocks[i] < dev->nr_blocks ? 0 : -ERANGE;
+	}
+	qsort(ents, n, sizeof(ents[0]), cmp_scatter);
+
+	/* Drop duplicates and out-of-range blocks, remembering who to copy. */
+	struct scatter_ent uniq[BDEV_SCATTER_MAX];
+	unsigned dup_of[BDEV_SCATTER_MAX];
+	for (unsigned i = 0; i < n; i++) {
+		if (errs[ents[i].idx])
+			continue;
+		if (nu && uniq[nu - 1].block == ents[i].block) {
+			dup_of[ents[i].idx] = uniq[nu - 1].idx;
+			continue;
+		}
+		dup_of[ents[i].idx] = ents[i].idx;
+		uniq[nu++] = ents[i];
+	}
+
+	unsigned run = 0;
+	for (unsigned i = 1; i <= nu; i++) {
+		if (i < nu && uniq[i].block == uniq[i - 1].block + 1 &&
+		    i - run < (unsigned)IOV_MAX)
+			continue;
+		read_run(dev, uniq + run, i - run, bufs, errs, iov);
+		run = i;
+	}
+
+	int first = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (!errs[i] && dup_of[i] != i) {
+			errs[i] = errs[dup_of[i]];
+			memcpy(bufs[i], bufs[dup_of[i]], MD_BLOCK_SIZE);
+		}
+		if (errs[i] && !first)
+			first = errs[i];
+	}
+	return first;
+}
+
+void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count)
+{
+	if (dev->direct || block >= dev->nr_blocks)
+		return;
+	if (count > dev->nr_blocks - block)
+		count = dev->nr_blocks - block;
+	posix_fadvise(dev->fd, (off_t)(block << MD_BLOCK_SHIFT),
+		      (off_t)(count << MD_BLOCK_SHIFT), POSIX_FADV_WILLNEED);
+}
+
+int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
+	       const void *buf)
+{
+	const char *p = buf;
+	size_t len = (size_t)count * MD_BLOCK_SIZE;
+	off_t off = (off_t)(block << MD_BLOCK_SHIFT);
+	if (!dev->writable)
+		return -EBADF;
+	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+		return -ERANGE;
+	while (len) {
+		ssize_t w = pwrite(dev->fd, p, len, off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int bdev_sync(struct bdev *dev)
+{
+	return fdatasync(dev->fd) < 0 ? -errno : 0;
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Key-ordered B-tree walk with one scattered read per node's children.
+ */
+#include "btree_walk.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "block_validator.h"
+
+void btree_walker_init(struct btree_walker *w, struct bdev *dev,
+		       uint64_t nr_blocks)
+{
+	memset(w, 0, sizeof(*w));
+	w->dev = dev;
+	w->nr_blocks = nr_blocks;
+}
+
+void btree_walker_release(struct btree_walker *w)
+{
+	for (unsigned i = 0; i <= BTREE_MAX_DEPTH; i++) {
+		bdev_free_buf(w->levels[i].buf);
+		w->levels[i].buf = NULL;
+		w->levels[i].cap = 0;
+	}
+}
+
+static uint8_t *level_buf(struct btree_walker *w, unsigned depth, unsigned n)
+{
+	struct btree_walk_level *l = &w->levels[depth];
+	if (l->cap < n) {
+		unsigned cap = n < 16 ? 16 : BTREE_MAX_CHILDREN;
+		bdev_free_buf(l->buf);
+		l->buf = bdev_alloc_buf(cap);
+		l->cap = l->buf ? cap : 0;
+	}
+	return l->buf;
+}
+
+static int problem(struct btree_walker *w, const struct btree_pos *pos,
+		   enum btree_problem p, uint64_t detail)
+{
+	return w->ops->problem ? w->ops->problem(w->ctx, pos, p, detail) : -EIO;
+}
+
+static int enter(struct btree_walker *w, const struct btree_pos *pos)
+{
+	return w->ops->enter ? w->ops->enter(w->ctx, pos) : BTREE_WALK_VISIT;
+}
+
+static int descend(struct btree_walker *w, const struct btree_node *n,
+		   const struct btree_pos *pos);
+
+/* A block has been read; check it and hand it on. */
+static int process(struct btree_walker *w, const uint8_t *blk,
+		   enum block_verdict v, const struct btree_pos *pos)
+{
+	struct btree_node n;
+	enum btree_problem p;
+	unsigned bad;
+	int r;
+
+	if (v == BV_BAD_CSUM)
+		return problem(w, pos, BP_CSUM, 0);
+	if (v == BV_BAD_BLOCKNR)
+		return problem(w, pos, BP_BLOCKNR, le64_load(blk + 8));
+	btree_node_decode(&n, blk, pos->block);
+	p = btree_node_check_header(&n, w->leaf_value_size);
+	if (p != BP_NONE) {
+		r = problem(w, pos, p, 0);
+		if (r < 0 || btree_problem_is_fatal(p))
+			return r;
+	}
+	p = btree_node_check_keys(&n, pos->lo, pos->hi, &bad);
+	if (p != BP_NONE)
+		return problem(w, pos, p, bad);
+
+	w->path[pos->depth] = pos->block;
+	r = w->ops->node ? w->ops->node(w->ctx, &n, pos) : 0;
+	if (r < 0)
+		return r;
+	if (!btree_node_is_leaf(&n)) {
+		r = descend(w, &n, pos);
+		if (r < 0)
+			return r;
+	}
+	return w->ops->leave ? w->ops->leave(w->ctx, pos) : 0;
+}
+
+static bool on_path(const struct btree_walker *w, unsigned depth, uint64_t b)
+{
+	for (unsigned i = 0; i <= depth; i++)
+		if (w->path[i] == b)
+			return true;
+	return false;
+}
+
+static void child_pos(const struct btree_node *n, const struct btree_pos *pos,
+		      unsigned i, struct btree_pos *c)
+{
+	c->block = btree_node_value64(n, i);
+	c->parent = pos->block;
+	c->lo = btree_node_key(n, i);
+	c->hi = i + 1 < n->nr_entries ? btree_node_key(n, i + 1) - 1 : pos->hi;
+	c->depth = pos->depth + 1;
+	c->index = i;
+}
+
+/* Validate up to n blocks, three at a time. */
+static void validate_all(uint8_t *const *bufs, const uint64_t *where,
+			 unsigned n, enum block_verdict *v)
+{
+	unsigned i = 0;
+	for (; i + 3 <= n; i += 3)
+		block_validate_x3(BK_BTREE_NODE, (const void *const *)bufs + i,
+				  where + i, v + i);
+	for (; i < n; i++)
+		v[i] = block_validate(BK_BTREE_NODE, bufs[i], where[i]);
+}
+
+static int descend(struct btree_walker *w, const struct btree_node *n,
+		   const struct btree_pos *pos)
+{
+	struct btree_pos cpos[BTREE_MAX_CHILDREN];
+	uint64_t blocks[BTREE_MAX_CHILDREN];
+	uint8_t *bufs[BTREE_MAX_CHILDREN];
+	int errs[BTREE_MAX_CHILDREN];
+	enum block_verdict v[BTREE_MAX_CHILDREN];
+	unsigned nr = 0, depth = pos->depth + 1;
+	int r;
+
+	if (depth > BTREE_MAX_DEPTH - 1)
+		return problem(w, pos, BP_DEPTH, depth);
+	for (unsigned i = 0; i < n->nr_entries; i++) {
+		struct btree_pos c;
+		child_pos(n, pos, i, &c);
+		if (c.block >= w->nr_blocks || c.block == 0)
+			r = problem(w, &c, BP_CHILD_RANGE, c.block);
+		else if (on_path(w, pos->depth, c.block))
+			r = problem(w, &c, BP_LOOP, 0);
+		else if (w->leaf_depth && (int)depth == w->leaf_depth)
+			r = w->ops->leaf_ptr(w->ctx, &c);
+		else if ((r = enter(w, &c)) == BTREE_WALK_VISIT)
+			cpos[nr++] = c, r = 0;
+		if (r < 0)
+			return r;
+	}
+	if (!nr)
+		return 0;
+
+	uint8_t *base = level_buf(w, depth, nr);
+	if (!base)
+		return -ENOMEM;
+	for (unsigned i = 0; i < nr; i++) {
+		blocks[i] = cpos[i].block;
+		bufs[i] = base + (size_t)i * MD_BLOCK_SIZE;
+	}
+	bdev_read_scatter(w->dev, blocks, nr, (void *const *)bufs, errs);
+	validate_all(bufs, blocks, nr, v);
+	for (unsigned i = 0; i < nr; i++) {
+		if (errs[i])
+			r = problem(w, &cpos[i], BP_IO, (uint64_t)errs[i]);
+		else
+			r = process(w, bufs[i], v[i], &cpos[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int btree_walk(struct btree_walker *w, uint64_t root, uint64_t lo,
+	       uint64_t hi)
+{
+	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, lo, hi, 0, 0 };
+	int r;
+
+	if (root >= w->nr_blocks || root == 0)
+		return problem(w, &pos, BP_CHILD_RANGE, root);
+	r = enter(w, &pos);
+	if (r <= 0)
+		return r;
+	uint8_t *buf = level_buf(w, 0, 1);
+	if (!buf)
+		return -ENOMEM;
+	r = bdev_read(w->dev, root, 1, buf);
+	if (r)
+		return problem(w, &pos, BP_IO, (uint64_t)r);
+	return process(w, buf, block_validate(BK_BTREE_NODE, buf, root), &pos);
+}
+
+enum btree_problem btree_height(struct btree_walker *w, uint64_t root,
+				unsigned *height, uint64_t *where)
+{
+	uint8_t *buf = level_buf(w, 0, 1);
+	uint64_t b = root;
+	if (!buf)
+		return BP_IO;
+	for (unsigned h = 1; h <= BTREE_MAX_DEPTH; h++) {
+		struct btree_node n;
+		enum btree_problem p;
+		*where = b;
+		if (b == 0 || b >= w->nr_blocks)
+			return BP_CHILD_RANGE;
+		if (bdev_read(w->dev, b, 1, buf))
+			return BP_IO;
+		enum block_verdict v = block_validate(BK_BTREE_NODE, buf, b);
+		if (v != BV_OK)
+			return v == BV_BAD_CSUM ? BP_CSUM : BP_BLOCKNR;
+		btree_node_decode(&n, buf, b);
+		p = btree_node_check_header(&n, w->leaf_value_size);
+		if (btree_problem_is_fatal(p))
+			return p;
+		if (btree_node_is_leaf(&n)) {
+			*height = h;
+			return BP_NONE;
+		}
+		b = btree_node_value64(&n, 0);
+	}
+	return BP_DEPTH;
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Run every unit test (cmocka) and CLI test (bats) and end with the line
+# "N passed, N failed".  Exit status is non-zero if anything failed.
+# BUILD selects the build directory (default: build).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case $build in /*) ;; *) build=$top/$build ;; esac
+export TS_BIN=$build/bin TS_BUILD=$build
+passed=0
+failed=0
+
+# cmocka: one line per test, "[       OK ]" or "[  FAILED  ]".
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	out=$("$t" 2>&1)
+	rc=$?
+	p=$(grep -c '^\[       OK \]' <<<"$out")
+	f=$(grep -c '^\[  FAILED  \]' <<<"$out")
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1 # crashed or failed outside a test
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$rc" -ne 0 ]; then
+		echo "$out"
+	fi
+	echo "unit $(basename "$t"): $p passed, $f failed"
+done
+
+# bats: TAP lines "ok N ..." / "not ok N ...".
+if ! command -v bats >/dev/null 2>&1; then
+	echo "bats is not installed (scripts/install-deps.sh)" >&2
+	failed=$((failed + 1))
+else
+	tap=$(bats --tap "$top"/tests/cli/*.bats 2>&1)
+	echo "$tap" | grep -v '^ok ' || true
+	p=$(grep -c '^ok ' <<<"$tap")
+	f=$(grep -c '^not ok ' <<<"$tap")
+	if ! grep -q '^1\.\.' <<<"$tap"; then
+		f=$((f + 1)) # bats itself failed
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "cli: $p passed, $f failed"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * thin_dump: write thin-pool metadata as XML (backups, lvconvert --repair)
+ * or in human-readable form.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dump_emitters.h"
+#include "thin_dump.h"
+#include "tool.h"
+
+static const char *const TOOL = "thin_dump";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: thin_dump [options] {device|file}\n"
+		"Options:\n"
+		"  {-h|--help}\n"
+		"  {-f|--format} {xml|human_readable}\n"
+		"  {-r|--repair}\n"
+		"  {-m|--metadata-snap}[=block#]\n"
+		"  {-o|--output} <xml file>\n"
+		"  {-q|--quiet}\n"
+		"  {--dev-id} <dev-id>\n"
+		"  {--skip-mappings}\n"
+		"  {--transaction-id} <n>\n"
+		"  {--data-block-size} <sectors>\n"
+		"  {--nr-data-blocks} <n>\n"
+		"  {--override-mapping-root} <block>\n"
+		"  {--override-details-root} <block>\n"
+		"  {--compat} {1.3|0.9}\n"
+		"  {-V|--version}\n");
+}
+
+enum {
+	OPT_DEV_ID = 256,
+	OPT_SKIP_MAPPINGS,
+	OPT_TRANSACTION,
+	OPT_DATA_BLOCK_SIZE,
+	OPT_NR_DATA_BLOCKS,
+	OPT_OVERRIDE_MAPPING,
+	OPT_OVERRIDE_DETAILS,
+	OPT_COMPAT,
+};
+
+static const struct option long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "repair", no_argument, NULL, 'r' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "metadata-snap", optional_argument, NULL, 'm' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "dev-id", required_argument, NULL, OPT_DEV_ID },
+	{ "skip-mappings", no_argument, NULL, OPT_SKIP_MAPPINGS },
+	{ "transaction-id", required_argument, NULL, OPT_TRANSACTION },
+	{ "data-block-size", required_argument, NULL, OPT_DATA_BLOCK_SIZE },
+	{ "nr-data-blocks", required_argument, NULL, OPT_NR_DATA_BLOCKS },
+	{ "override-mapping-root", required_argument, NULL, OPT_OVERRIDE_MAPPING },
+	{ "override-details-root", required_argument, NULL, OPT_OVERRIDE_DETAILS },
+	{ "compat", required_argument, NULL, OPT_COMPAT },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct dump_args {
+	struct thin_dump_opts o;
+	bool quiet, human, compat_0_9;
+	const char *input, *output;
+	uint64_t *ids;
+	size_t nr_ids;
+};
+
+static int add_dev_id(struct dump_args *a, const char *s)
+{
+	uint64_t id;
+	if (!tool_parse_u64(TOOL, "--dev-id", s, &id))
+		return EXIT_USAGE;
+	uint64_t *n = realloc(a->ids, (a->nr_ids + 1) * sizeof(*n));
+	if (!n)
+		return EXIT_FAILURE_RUNTIME;
+	a->ids = n;
+	a->ids[a->nr_ids++] = id;
+	return -1;
+}
+
+static int parse_value(const char *opt, const char *s, bool *flag,
+		       uint64_t *v)
+{
+	*flag = true;
+	return tool_parse_u64(TOOL, opt, s, v) ? -1 : EXIT_USAGE;
+}
+
+static int parse_option(struct dump_args *a, int c, char **argv)
+{
+	struct thin_dump_opts *o = &a->o;
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		return EXIT_OK;
+	case 'V':
+		printf("%s\n", THINSNAP_VERSION);
+		return EXIT_OK;
+	case 'q':
+		a->quiet = true;
+		return -1;
+	case 'r':
+		o->repair = true;
+		return -1;
+	case 'f':
+		if (!strcmp(optarg, "xml"))
+			a->human = false;
+		else if (!strcmp(optarg, "human_readable"))
+			a->human = true;
+		else
+			return tool_usage_error(TOOL, usage, a->quiet,
+						"unknown format '%s'", optarg);
+		return -1;
+	case 'm':
+		o->metadata_snap = true;
+		if (optarg && !tool_parse_u64(TOOL, "--metadata-snap", optarg,
+					      &o->snap_block))
+			return EXIT_USAGE;
+		return -1;
+	case 'o':
+		a->output = optarg;
+		return -1;
+	case OPT_DEV_ID:
+		return add_dev_id(a, optarg);
+	case OPT_SKIP_MAPPINGS:
+		o->skip_mappings = true;
+		return -1;
+	case OPT_TRANSACTION:
+		return parse_value("--transaction-id", optarg,
+				   &o->override_transaction, &o->transaction);
+	case OPT_DATA_BLOCK_SIZE:
+		return parse_value("--data-block-size", optarg,
+				   &o->override_data_block_size,
+				   &o->data_block_size);
+	case OPT_NR_DATA_BLOCKS:
+		return parse_value("--nr-data-blocks", optarg,
+				   &o->override_nr_data_blocks, &o->nr_data_blocks);
+	case OPT_OVERRIDE_MAPPING:
+		return parse_value("--override-mapping-root", optarg,
+				   &o->override_mapping_root, &o->mapping_root);
+	case OPT_OVERRIDE_DETAILS:
+		return parse_value("--override-details-root", optarg,
+				   &o->override_details_root, &o->details_root);
+	case OPT_COMPAT:
+		if (!strcmp(optarg, "0.9"))
+			a->compat_0_9 = true;
+		else if (!strcmp(optarg, "1.3"))
+			a->compat_0_9 = false;
+		else
+			return tool_usage_error(TOOL, usage, a->quiet,
+						"--compat takes 1.3 or 0.9, not '%s'",
+						optarg);
+		return -1;
+	case ':':
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"option '%s' requires an argument",
+					argv[optind - 1]);
+	default:
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"unrecognized option '%s'", argv[optind - 1]);
+	}
+}
+
+static int parse(int argc, char **argv, struct dump_args *a)
+{
+	int c, r;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			a->quiet = true;
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVqrf:m::o:", long_opts, NULL)) != -1)
+		if ((r = parse_option(a, c, argv)) >= 0)
+			return r;
+	if (optind >= argc)
+		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
+	if (optind + 1 < argc)
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"only one input file may be given");
+	a->input = argv[optind];
+	a->o.dev_ids = a->ids;
+	a->o.nr_dev_ids = a->nr_ids;
+	a->o.shared_defs = !a->compat_0_9 && !a->human;
+	a->o.snap_nr_data_blocks_zero = a->compat_0_9;
+	return -1;
+}
+
+static void emit(void *ctx, enum report_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	fprintf(stderr, "%s\n", msg);
+}
+
+static int dump_to(struct dump_args *a, struct bdev *dev, int fd)
+{
+	struct reporter rep = { .emit = a->quiet ? NULL : emit };
+	struct outbuf out;
+	struct dump_text text = { &out, a->compat_0_9 };
+	struct dump_emitter e;
+
+	if (outbuf_init(&out, fd))
+		return EXIT_FAILURE_RUNTIME;
+	if (a->human)
+		dump_human_emitter(&e, &text);
+	else
+		dump_xml_emitter(&e, &text);
+	int r = thin_dump(dev, &a->o, &e, &rep);
+	int w = outbuf_flush(&out);
+	outbuf_release(&out);
+	if (w) {
+		tool_error(a->quiet, "thin_dump: write failed: %s", strerror(-w));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -ENOMEM)
+		tool_error(a->quiet, "thin_dump: out of memory");
+	return r ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+}
+
+int cmd_thin_dump(int argc, char **argv)
+{
+	struct dump_args a = { 0 };
+	struct bdev dev;
+	int fd = STDOUT_FILENO;
+	int status = parse(argc, argv, &a);
+	if (status >= 0)
+		goto out;
+	status = tool_open_metadata(a.input, a.o.metadata_snap ? 0 : BDEV_EXCL,
+				    a.quiet, &dev);
+	if (status)
+		goto out;
+	if (a.output) {
+		fd = open(a.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0) {
+			tool_error(a.quiet, "Couldn't open output file '%s': %s",
+				   a.output, strerror(errno));
+			bdev_close(&dev);
+			status = EXIT_FAILURE_RUNTIME;
+			goto out;
+		}
+	}
+	status = dump_to(&a, &dev, fd);
+	if (a.output && close(fd) && status == EXIT_OK) {
+		tool_error(a.quiet, "thin_dump: closing '%s' failed: %s", a.output,
+			   strerror(errno));
+		status = EXIT_FAILURE_RUNTIME;
+	}
+	bdev_close(&dev);
+out:
+	free(a.ids);
+	return status;
+}

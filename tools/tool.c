@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Helpers shared by the commands.
+ */
+#include "tool.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "thin_superblock.h"
+
+void tool_error(bool quiet, const char *fmt, ...)
+{
+	va_list ap;
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
+		     const char *fmt, ...)
+{
+	va_list ap;
+	if (quiet)
+		return EXIT_USAGE;
+	fprintf(stderr, "%s: ", tool);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+bool tool_parse_u64(const char *tool, const char *opt, const char *s,
+		    uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+		goto bad;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	fprintf(stderr, "%s: invalid value '%s' for %s: expected an unsigned integer\n",
+		tool, s ? s : "", opt);
+	return false;
+}
+
+int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
+		       struct bdev *dev)
+{
+	int r = bdev_open(dev, path, bdev_flags);
+	if (r == -ENOENT) {
+		tool_error(quiet, "Couldn't find input file '%s'", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EINVAL) {
+		tool_error(quiet, "Not a block device or regular file '%s'.", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EBUSY) {
+		tool_error(quiet,
+			   "Couldn't open '%s' exclusively: it is in use (an active pool? use -m to read its metadata snapshot)",
+			   path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r) {
+		tool_error(quiet, "Couldn't open '%s': %s", path, strerror(-r));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (dev->size < MD_BLOCK_SIZE) {
+		tool_error(quiet, "Metadata device/file too small.  Is this binary metadata?");
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	void *buf = bdev_alloc_buf(1);
+	if (!buf || bdev_read(dev, 0, 1, buf)) {
+		tool_error(quiet, "Couldn't read block 0 of '%s'", path);
+		bdev_free_buf(buf);
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	bool xml = thin_looks_like_xml(buf, MD_BLOCK_SIZE);
+	bdev_free_buf(buf);
+	if (xml) {
+		tool_error(quiet, "This looks like XML.  This tool only supports the binary metadata format.");
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}

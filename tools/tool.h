@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tool.h - what every command shares: exit codes, the command table,
+ * option helpers and opening metadata with upstream's messages.
+ */
+#ifndef THINSNAP_TOOL_H
+#define THINSNAP_TOOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "block_io.h"
+
+#define EXIT_OK	     0
+#define EXIT_USAGE   2
+#define EXIT_FAILURE_RUNTIME 64
+
+#ifndef THINSNAP_VERSION
+#define THINSNAP_VERSION "0.0.0"
+#endif
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char **argv);
+};
+
+int cmd_thin_check(int argc, char **argv);
+int cmd_thin_dump(int argc, char **argv);
+
+/* Parse an unsigned decimal option value; false (and a message) if bad. */
+bool tool_parse_u64(const char *tool, const char *opt, const char *s,
+		    uint64_t *out);
+
+/* Print "tool: msg" to stderr unless quiet. */
+void tool_error(bool quiet, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print usage for an unknown option / missing argument and return 2. */
+int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Open a binary metadata input with the upstream checks and messages:
+ * missing file, not a file or device, busy device, smaller than one
+ * block, XML.  Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
+		       struct bdev *dev);
+
+#endif
