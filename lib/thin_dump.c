@@ -507,8 +507,9 @@ static int emit_defs(struct dumper *d)
 		snprintf(d->desc, sizeof(d->desc), "shared leaves from %llu",
 			 (unsigned long long)heads[i]);
 		d->have_last = false;
+		uint64_t len = l->chain_len;
 		r = d->e->begin_def(d->e->ctx, heads[i]);
-		for (uint64_t k = 0; !r && k < l->chain_len; k++) {
+		for (uint64_t k = 0; !r && k < len; k++) {
 			r = queue_leaf(d, l->leaf, 0, UINT64_MAX);
 			l = link_find(&d->links, chain_next(d, l));
 			if (!l)
