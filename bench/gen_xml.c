@@ -120,6 +120,16 @@ static inline uint64_t rng_geom(struct rng *r, uint64_t thr)
 	return n;
 }
 
+/* the same, but stops counting at max (>= 1) */
+static inline uint64_t rng_geom_max(struct rng *r, uint64_t thr, uint64_t max)
+{
+	uint64_t n = 1;
+
+	while (n < max && rng_next(r) < thr)
+		n++;
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* output                                                              */
 
@@ -461,15 +471,12 @@ static void generate(const struct params *p)
 		rng_seed(&dr, p->seed, 0x4f52000000000000ull + i);
 		orig[i].first_run = nr_runs;
 		while (left) {
-			uint64_t len = rng_geom(&dr, thr_run);
+			uint64_t len = rng_geom_max(&dr, thr_run,
+				left < UINT32_MAX ? left : UINT32_MAX);
 
 			/* hole before this run, except half of the time */
 			if (rng_next(&dr) >> 63)
 				ob += rng_geom(&dr, thr_gap);
-			if (len > left)
-				len = left;
-			if (len > UINT32_MAX)
-				len = UINT32_MAX;
 			run_push(ob, (uint32_t)len);
 			ob += len;
 			left -= len;

@@ -47,6 +47,11 @@ enum block_verdict block_validate(enum block_kind kind, const void *blk,
 void block_validate_x3(enum block_kind kind, const void *const blk[3],
 		       const uint64_t where[3], enum block_verdict out[3]);
 
+/* Validate n blocks of one kind, three at a time where possible. */
+void block_validate_many(enum block_kind kind, const void *const *blk,
+			 const uint64_t *where, unsigned n,
+			 enum block_verdict *out);
+
 /* Set blocknr to `where` and store the checksum. */
 void block_seal(enum block_kind kind, void *blk, uint64_t where);
 

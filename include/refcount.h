@@ -32,8 +32,28 @@ struct refcount {
 int refcount_init(struct refcount *rc, uint64_t nr_blocks);
 void refcount_release(struct refcount *rc);
 
+/* Slow path of refcount_inc(): new segments and counts reaching 3. */
+int refcount_inc_slow(struct refcount *rc, uint64_t b);
+
 /* Add one to block b's count: 0, -ERANGE (b >= nr_blocks) or -ENOMEM. */
-int refcount_inc(struct refcount *rc, uint64_t b);
+static inline int refcount_inc(struct refcount *rc, uint64_t b)
+{
+	if (b < rc->nr_blocks) {
+		uint8_t *s = rc->seg[b / 16320u];
+		unsigned j = (unsigned)(b % 16320u);
+		if (s) {
+			/* two-bit value v, stored high bit first: 0->1 and 1->2 */
+			unsigned p = 2 * (j & 3), byte = s[j >> 2];
+			unsigned hi = (byte >> p) & 1, lo = (byte >> (p + 1)) & 1;
+			if (!hi) {
+				/* v is 0 (lo 0) or 1 (lo 1): becomes 1 or 2 */
+				s[j >> 2] = (uint8_t)(byte ^ (lo ? (3u << p) : (2u << p)));
+				return 0;
+			}
+		}
+	}
+	return refcount_inc_slow(rc, b);
+}
 /* Set a count outright (used by writers and tests). */
 int refcount_set(struct refcount *rc, uint64_t b, uint32_t count);
 uint32_t refcount_get(const struct refcount *rc, uint64_t b);

@@ -77,6 +77,17 @@ void block_validate_x3(enum block_kind kind, const void *const blk[3],
 		out[i] = verdict(blk[i], crc[i] ^ block_salt(kind), where[i]);
 }
 
+void block_validate_many(enum block_kind kind, const void *const *blk,
+			 const uint64_t *where, unsigned n,
+			 enum block_verdict *out)
+{
+	unsigned i = 0;
+	for (; i + 3 <= n; i += 3)
+		block_validate_x3(kind, blk + i, where + i, out + i);
+	for (; i < n; i++)
+		out[i] = block_validate(kind, blk[i], where[i]);
+}
+
 void block_seal(enum block_kind kind, void *blk, uint64_t where)
 {
 	uint8_t *b = blk;

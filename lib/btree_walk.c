@@ -5,6 +5,7 @@
 #include "btree_walk.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "block_validator.h"
@@ -107,16 +108,36 @@ static void child_pos(const struct btree_node *n, const struct btree_pos *pos,
 	c->index = i;
 }
 
-/* Validate up to n blocks, three at a time. */
-static void validate_all(uint8_t *const *bufs, const uint64_t *where,
-			 unsigned n, enum block_verdict *v)
+static int cmp_u64(const void *a, const void *b)
 {
-	unsigned i = 0;
-	for (; i + 3 <= n; i += 3)
-		block_validate_x3(BK_BTREE_NODE, (const void *const *)bufs + i,
-				  where + i, v + i);
-	for (; i < n; i++)
-		v[i] = block_validate(BK_BTREE_NODE, bufs[i], where[i]);
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/*
+ * Ask the kernel to start reading the children of an internal node we
+ * are about to process, so their reads overlap our work on the nodes
+ * before them.  Runs of neighbouring blocks become one request each.
+ */
+static void prefetch_children(struct btree_walker *w, const uint8_t *blk)
+{
+	uint64_t c[BTREE_MAX_CHILDREN];
+	struct btree_node n;
+	btree_node_decode(&n, blk, 0);
+	if (n.flags != BTREE_NODE_INTERNAL || n.value_size != 8 ||
+	    n.nr_entries > n.max_entries ||
+	    n.max_entries > (MD_BLOCK_SIZE - BTREE_HEADER_SIZE) / 16)
+		return;
+	for (unsigned i = 0; i < n.nr_entries; i++)
+		c[i] = btree_node_value64(&n, i);
+	qsort(c, n.nr_entries, sizeof(c[0]), cmp_u64);
+	for (unsigned i = 0, start = 0; i < n.nr_entries; i++) {
+		if (i + 1 < n.nr_entries && c[i + 1] <= c[i] + 1)
+			continue;
+		if (c[start] < w->nr_blocks)
+			bdev_prefetch(w->dev, c[start], c[i] - c[start] + 1);
+		start = i + 1;
+	}
 }
 
 static int descend(struct btree_walker *w, const struct btree_node *n,
@@ -157,7 +178,10 @@ static int descend(struct btree_walker *w, const struct btree_node *n,
 		bufs[i] = base + (size_t)i * MD_BLOCK_SIZE;
 	}
 	bdev_read_scatter(w->dev, blocks, nr, (void *const *)bufs, errs);
-	validate_all(bufs, blocks, nr, v);
+	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, nr, v);
+	for (unsigned i = 0; i < nr; i++)
+		if (!errs[i] && v[i] == BV_OK)
+			prefetch_children(w, bufs[i]);
 	for (unsigned i = 0; i < nr; i++) {
 		if (errs[i])
 			r = problem(w, &cpos[i], BP_IO, (uint64_t)errs[i]);

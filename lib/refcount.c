@@ -107,7 +107,7 @@ static uint8_t *segment_for(struct refcount *rc, uint64_t b, unsigned *j)
 	return rc->seg[i];
 }
 
-int refcount_inc(struct refcount *rc, uint64_t b)
+int refcount_inc_slow(struct refcount *rc, uint64_t b)
 {
 	unsigned j;
 	if (b >= rc->nr_blocks)

@@ -287,11 +287,10 @@ static const char *verdict_str(enum block_verdict v)
 }
 
 static int emit_leaf(struct dumper *d, const struct leaf_ref *ref,
-		     const uint8_t *blk, int err)
+		     const uint8_t *blk, int err, enum block_verdict v)
 {
 	struct btree_node n;
 	enum btree_problem p;
-	enum block_verdict v;
 	unsigned bad;
 
 	if (err) {
@@ -299,7 +298,6 @@ static int emit_leaf(struct dumper *d, const struct leaf_ref *ref,
 		       (unsigned long long)ref->block);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
-	v = block_validate(BK_BTREE_NODE, blk, ref->block);
 	if (v != BV_OK) {
 		damage(d, "%s: leaf %llu: %s", d->desc,
 		       (unsigned long long)ref->block, verdict_str(v));
@@ -329,6 +327,7 @@ static int flush_leaves(struct dumper *d)
 	uint64_t blocks[LEAF_BATCH];
 	void *bufs[LEAF_BATCH];
 	int errs[LEAF_BATCH];
+	enum block_verdict v[LEAF_BATCH];
 	unsigned n = d->npend;
 
 	d->npend = 0;
@@ -339,8 +338,9 @@ static int flush_leaves(struct dumper *d)
 		bufs[i] = d->leafbuf + (size_t)i * MD_BLOCK_SIZE;
 	}
 	bdev_read_scatter(d->dev, blocks, n, bufs, errs);
+	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, n, v);
 	for (unsigned i = 0; i < n; i++) {
-		int r = emit_leaf(d, &d->pend[i], bufs[i], errs[i]);
+		int r = emit_leaf(d, &d->pend[i], bufs[i], errs[i], v[i]);
 		if (r)
 			return r;
 	}

@@ -512,3 +512,50 @@ sm_set() {
 	byte=$(((byte & ~(3 << p)) | (((v >> 1) & 1) << p) | ((v & 1) << (p + 1))))
 	put_byte "$img" "$off" "$byte" && fix_csum "$img" "$1" "$TS_SALT_BITMAP"
 }
+
+# ---------------------------------------------------------------------------
+# Assertions on command output (print what they saw when they fail).
+#
+#   has_line TEXT ERE           some line of TEXT matches ^(ERE)$
+#   lacks_line TEXT ERE         no line of TEXT matches ^(ERE)$
+#   fixture_attr XML ATTR       attribute ATTR of the <superblock> line
+#   expected_check_stdout IMG   the two lines thin_check prints for IMG
+
+has_line() {
+	grep -Eq -- "^(${2})\$" <<<"$1" && return 0
+	{
+		echo "expected a line matching: ^(${2})\$"
+		echo "in:"
+		printf '%s\n' "$1" | head -n 60
+	} >&2
+	return 1
+}
+
+lacks_line() {
+	grep -Eq -- "^(${2})\$" <<<"$1" || return 0
+	{
+		echo "expected no line matching: ^(${2})\$"
+		echo "in:"
+		printf '%s\n' "$1" | head -n 60
+	} >&2
+	return 1
+}
+
+# fixture_attr XML ATTR: ATTR="..." of the first (<superblock ...>) line
+fixture_attr() {
+	local xml=$1
+	if [ ! -f "$xml" ] && [ -f "$TS_XML/$xml" ]; then
+		xml=$TS_XML/$xml
+	fi
+	head -n 1 -- "$xml" | sed -n "s/.* $2=\"\\([^\"]*\\)\".*/\\1/p"
+}
+
+# expected_check_stdout IMG: TRANSACTION_ID from the superblock and
+# METADATA_FREE_BLOCKS = metadata nr_blocks - nr_allocated (COMPAT.md)
+expected_check_stdout() {
+	local t n a
+	t=$(sb_get "$1" trans_id) || return 1
+	n=$(sb_get "$1" metadata_sm_nr_blocks) || return 1
+	a=$(sb_get "$1" metadata_sm_nr_allocated) || return 1
+	printf 'TRANSACTION_ID=%s\nMETADATA_FREE_BLOCKS=%s\n' "$t" $((n - a))
+}
