@@ -318,11 +318,12 @@ struct params {
 static void next_segment(struct rng *r, int *diverged, uint64_t *seg_left,
 			 uint32_t *seg_time, uint64_t ppm, uint64_t thr_div,
 			 uint64_t thr_keep, uint32_t snap_time, uint32_t sb_time,
-			 int first)
+			 int first, uint64_t max)
 {
 	if (!first)
 		*diverged = ppm >= 1000000 ? 1 : !*diverged;
-	*seg_left = rng_geom(r, *diverged ? thr_div : thr_keep);
+	*seg_left = rng_geom_max(r, *diverged ? thr_div : thr_keep,
+				 max ? max : 1);
 	if (*diverged)
 		*seg_time = snap_time +
 			(uint32_t)rng_below(r, sb_time - snap_time + 1);
@@ -345,6 +346,7 @@ static uint64_t walk_snapshot(const struct params *p, const struct origin_dev *o
 	uint64_t seg_left;
 	int diverged;
 	uint32_t seg_time = sn->time;
+	uint64_t todo = o->nr_mappings;   /* blocks not walked yet */
 	uint64_t i;
 
 	rng_seed(&r, p->seed, 0x5350000000000000ull + snap_idx);
@@ -366,7 +368,8 @@ static uint64_t walk_snapshot(const struct params *p, const struct origin_dev *o
 		diverged = ppm >= 1000000 || rng_below(&r, 1000000) < ppm;
 		seg_left = 0;
 		next_segment(&r, &diverged, &seg_left, &seg_time, ppm,
-			     thr_div, thr_keep, sn->time, sb_time, 1);
+			     thr_div, thr_keep, sn->time, sb_time, 1,
+			     o->nr_mappings);
 	}
 
 	for (i = o->first_run; i < o->first_run + o->nr_runs; i++) {
@@ -380,7 +383,7 @@ static uint64_t walk_snapshot(const struct params *p, const struct origin_dev *o
 			if (!seg_left)
 				next_segment(&r, &diverged, &seg_left, &seg_time,
 					     ppm, thr_div, thr_keep, sn->time,
-					     sb_time, 0);
+					     sb_time, 0, todo);
 			n = left < seg_left ? left : seg_left;
 			if (diverged) {
 				if (e)
@@ -393,6 +396,7 @@ static uint64_t walk_snapshot(const struct params *p, const struct origin_dev *o
 			ob += n;
 			db += n;
 			left -= n;
+			todo -= n;
 			if (seg_left != UINT64_MAX)
 				seg_left -= n;
 		}

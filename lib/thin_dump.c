@@ -251,6 +251,9 @@ static void damage(struct dumper *d, const char *fmt, ...)
 {
 	va_list ap;
 	d->damaged = true;
+	/* The counting passes walk the same trees again: report once. */
+	if (d->o->repair && (d->mode == M_COUNT || d->mode == M_LINK))
+		return;
 	va_start(ap, fmt);
 	vreport(d->rep, d->o->repair ? REPORT_WARNING : REPORT_FATAL, fmt, ap);
 	va_end(ap);

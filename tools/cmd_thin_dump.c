@@ -96,7 +96,7 @@ static int parse_value(const char *opt, const char *s, bool *flag,
 	return tool_parse_u64(TOOL, opt, s, v) ? -1 : EXIT_USAGE;
 }
 
-static int parse_option(struct dump_args *a, int c, char **argv)
+static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 {
 	struct thin_dump_opts *o = &a->o;
 	switch (c) {
@@ -123,6 +123,10 @@ static int parse_option(struct dump_args *a, int c, char **argv)
 		return -1;
 	case 'm':
 		o->metadata_snap = true;
+		/* `-m N INPUT`: a detached number followed by the input */
+		if (!optarg && optind + 1 < argc && argv[optind][0] >= '0' &&
+		    argv[optind][0] <= '9')
+			optarg = argv[optind++];
 		if (optarg && !tool_parse_u64(TOOL, "--metadata-snap", optarg,
 					      &o->snap_block))
 			return EXIT_USAGE;
@@ -180,7 +184,7 @@ static int parse(int argc, char **argv, struct dump_args *a)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":hVqrf:m::o:", long_opts, NULL)) != -1)
-		if ((r = parse_option(a, c, argv)) >= 0)
+		if ((r = parse_option(a, c, argc, argv)) >= 0)
 			return r;
 	if (optind >= argc)
 		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");

@@ -559,3 +559,182 @@ expected_check_stdout() {
 	a=$(sb_get "$1" metadata_sm_nr_allocated) || return 1
 	printf 'TRANSACTION_ID=%s\nMETADATA_FREE_BLOCKS=%s\n' "$t" $((n - a))
 }
+
+# ---------------------------------------------------------------------------
+# Dump transformations and metadata-snapshot editing (added for the
+# thin_dump tests).  The awk programs run under mawk too: numbers are
+# printed with %.0f and stay below 2^53.
+#
+#   xml_expand_refs [FILE]      1.x dump -> the same dump with every
+#                               <ref name="B"/> line replaced by the body of
+#                               <def name="B"> and the defs removed; fails on
+#                               a ref to an unknown def
+#   xml_merge_runs [FILE]       merge each device's mapping lines into
+#                               maximal runs (0.9.0 layout); other lines
+#                               pass through and end a run
+#   xml_blocks [FILE]           one line "DEV ORIGIN DATA TIME" per mapped
+#                               block (refs must be expanded first)
+#   xml_kinds DEV [FILE]        the element kinds inside device DEV, one per
+#                               line: "ref B" for a ref, "map" for each
+#                               group of consecutive mapping lines
+#   node_keys IMG BLOCK         the keys of a btree node, one per line
+#   md_free_block IMG           lowest free metadata block > 0 (first bitmap)
+#   md_count_add IMG BLOCK D    add D to the metadata count of BLOCK (result
+#                               1..2), keeping nr_free, none_free_before and
+#                               nr_allocated as the kernel's sm_ll_inc does
+#   shadow_top_leaf IMG         give the live superblock its own copy of the
+#                               top-level mapping leaf (what the kernel does
+#                               before changing a tree a held metadata
+#                               snapshot shares); echo the copy's block
+
+xml_expand_refs() {
+	awk '
+	function attr(s, a,   i, r) {
+		i = index(s, a "=\"")
+		r = substr(s, i + length(a) + 2)
+		return substr(r, 1, index(r, "\"") - 1)
+	}
+	/^  <def name="/ { cur = attr($0, "name"); defs[cur] = ""; known[cur] = 1; next }
+	cur != "" && /^  <\/def>$/ { cur = ""; next }
+	cur != "" { defs[cur] = defs[cur] $0 "\n"; next }
+	/^    <ref name="/ {
+		n = attr($0, "name")
+		if (!(n in known)) { print "xml_expand_refs: ref to unknown def " n > "/dev/stderr"; bad = 1; exit 1 }
+		printf "%s", defs[n]
+		next
+	}
+	{ print }
+	END { if (bad) exit 1 }
+	' "$@"
+}
+
+xml_merge_runs() {
+	awk '
+	function attr(s, a,   i, r) {
+		i = index(s, " " a "=\"")
+		if (!i) return ""
+		r = substr(s, i + length(a) + 3)
+		return substr(r, 1, index(r, "\"") - 1)
+	}
+	function flush() {
+		if (!have) return
+		if (rl == 1)
+			printf "    <single_mapping origin_block=\"%.0f\" data_block=\"%.0f\" time=\"%.0f\"/>\n", ro, rd, rt
+		else
+			printf "    <range_mapping origin_begin=\"%.0f\" data_begin=\"%.0f\" length=\"%.0f\" time=\"%.0f\"/>\n", ro, rd, rl, rt
+		have = 0
+	}
+	/^ *<range_mapping / { o = attr($0, "origin_begin") + 0; d = attr($0, "data_begin") + 0; l = attr($0, "length") + 0; t = attr($0, "time") + 0 }
+	/^ *<single_mapping / { o = attr($0, "origin_block") + 0; d = attr($0, "data_block") + 0; l = 1; t = attr($0, "time") + 0 }
+	/^ *<(range|single)_mapping / {
+		if (have && o == ro + rl && d == rd + rl && t == rt) { rl += l; next }
+		flush(); ro = o; rd = d; rl = l; rt = t; have = 1
+		next
+	}
+	{ flush(); print }
+	END { flush() }
+	' "$@"
+}
+
+xml_blocks() {
+	awk '
+	function attr(s, a,   i, r) {
+		i = index(s, " " a "=\"")
+		r = substr(s, i + length(a) + 3)
+		return substr(r, 1, index(r, "\"") - 1)
+	}
+	/^  <device / { dev = attr($0, "dev_id"); next }
+	/^ *<range_mapping / {
+		o = attr($0, "origin_begin") + 0; d = attr($0, "data_begin") + 0; l = attr($0, "length") + 0; t = attr($0, "time")
+		for (k = 0; k < l; k++) printf "%s %.0f %.0f %s\n", dev, o + k, d + k, t
+		next
+	}
+	/^ *<single_mapping / { printf "%s %s %s %s\n", dev, attr($0, "origin_block"), attr($0, "data_block"), attr($0, "time") }
+	' "$@"
+}
+
+xml_kinds() {
+	local dev=$1
+	shift
+	awk -v dev="$dev" '
+	index($0, "  <device dev_id=\"" dev "\" ") == 1 { in_dev = 1; last = ""; next }
+	in_dev && /^  <\/device>$/ { exit }
+	in_dev && /^    <(range|single)_mapping / { if (last != "map") print "map"; last = "map"; next }
+	in_dev && /^    <ref name="[0-9]+"\/>$/ { s = $0; sub(/^    <ref name="/, "", s); sub(/"\/>$/, "", s); print "ref " s; last = "ref"; next }
+	in_dev { print "other " $0; last = "other" }
+	' "$@"
+}
+
+node_keys() {
+	local n
+	n=$(node_get "$1" "$2" nr_entries) || return 1
+	((n > 0)) || return 0
+	od -An -v -tu8 --endian=little -j $(($2 * TS_BLOCK_SIZE + 32)) -N $((8 * n)) -- "$1" | tr -s ' ' '\n' | grep -v '^$'
+}
+
+md_free_block() {
+	local img=$1 ib bm
+	ib=$(sb_get "$img" metadata_sm_bitmap_root) || return 1
+	bm=$(get_le64 "$img" $((ib * TS_BLOCK_SIZE + 16))) || return 1
+	od -An -v -tu1 -j $((bm * TS_BLOCK_SIZE + 16)) -N $((TS_BLOCK_SIZE - 16)) -- "$img" |
+		awk '{ for (i = 1; i <= NF; i++) { for (k = 0; k < 4; k++) if (int($i / 4 ^ k) % 4 == 0 && n + k > 0) { print n + k; found = 1; exit } n += 4 } }
+		END { if (!found) exit 1 }'
+}
+
+md_count_add() {
+	local img=$1 b=$2 v nv ib off nf
+	v=$(sm_get "$img" metadata "$b") || return 1
+	nv=$((v + $3))
+	((nv >= 1 && nv <= 2)) || { _ts_err "md_count_add: count of $b would be $nv"; return 1; }
+	sm_set "$img" metadata "$b" "$nv" || return 1
+	((v == 0)) || return 0
+	ib=$(sb_get "$img" metadata_sm_bitmap_root) || return 1
+	off=$((ib * TS_BLOCK_SIZE + 16 + 16 * (b / 16320)))
+	nf=$(get_le32 "$img" $((off + 8))) || return 1
+	put_le32 "$img" $((off + 8)) $((nf - 1)) || return 1
+	if [ "$(get_le32 "$img" $((off + 12)))" = $((b % 16320)) ]; then
+		put_le32 "$img" $((off + 12)) $((b % 16320 + 1)) || return 1
+	fi
+	fix_csum "$img" "$ib" "$TS_SALT_INDEX" || return 1
+	sb_set "$img" metadata_sm_nr_allocated $(($(sb_get "$img" metadata_sm_nr_allocated) + 1))
+}
+
+shadow_top_leaf() {
+	local img=$1 top f n i
+	top=$(sb_get "$img" data_mapping_root) || return 1
+	[ "$(node_get "$img" "$top" flags)" = "$TS_NODE_LEAF" ] ||
+		{ _ts_err "shadow_top_leaf: the top-level tree is not a single leaf"; return 1; }
+	f=$(md_free_block "$img") || { _ts_err "shadow_top_leaf: no free metadata block"; return 1; }
+	dd if="$img" of="$img" bs=$TS_BLOCK_SIZE skip="$top" seek="$f" count=1 conv=notrunc status=none || return 1
+	put_le64 "$img" $((f * TS_BLOCK_SIZE + 8)) "$f" || return 1
+	fix_csum "$img" "$f" "$TS_SALT_NODE" || return 1
+	md_count_add "$img" "$f" 1 || return 1
+	md_count_add "$img" "$top" -1 || return 1
+	n=$(node_get "$img" "$f" nr_entries) || return 1
+	for ((i = 0; i < n; i++)); do
+		md_count_add "$img" "$(node_val64 "$img" "$f" "$i")" 1 || return 1
+	done
+	sb_set "$img" data_mapping_root "$f" || return 1
+	echo "$f"
+}
+
+# check_ro STATUS ARGS...: run $TS_BIN/thin_check ARGS under `timeout 20`
+# with bats' `run -STATUS --separate-stderr` ($output, $lines, $stderr),
+# then fail unless the last argument (the input file) is unchanged.  A
+# hang (124) or a crash (>= 128) fails the status check.
+check_ro() {
+	local want=$1 input sha
+	shift
+	input=${!#}
+	sha=$(sha_of "$input") || return 1
+	run "-$want" --separate-stderr timeout 20 "$TS_BIN/thin_check" "$@"
+	[ "$(sha_of "$input")" = "$sha" ] || {
+		echo "check_ro: thin_check $* modified $input" >&2
+		return 1
+	}
+}
+
+# zero_block IMG BLOCK: overwrite a 4 KiB block with zeros
+zero_block() {
+	dd if=/dev/zero of="$1" bs=4096 seek="$2" count=1 conv=notrunc status=none
+}

@@ -34,8 +34,15 @@ struct img {
 	uint8_t *buf;
 };
 
+/*
+ * The image of the running test.  Static, so that the teardown can still
+ * remove the file when a failed assertion has left the test early.
+ */
+static struct img the_img = { .fd = -1 };
+
 static void img_create(struct img *im)
 {
+	assert_int_equal(im->fd, -1);
 	strcpy(im->path, "/tmp/thinsnap-test-walk-XXXXXX");
 	im->fd = mkstemp(im->path);
 	assert_true(im->fd >= 0);
@@ -68,11 +75,22 @@ static void img_open(struct img *im)
 
 static void img_destroy(struct img *im)
 {
+	if (im->fd < 0)
+		return;
 	if (im->dev.fd >= 0)
 		bdev_close(&im->dev);
 	close(im->fd);
 	unlink(im->path);
 	bdev_free_buf(im->buf);
+	memset(im, 0, sizeof(*im));
+	im->fd = -1;
+}
+
+static int teardown_img(void **state)
+{
+	(void)state;
+	img_destroy(&the_img);
+	return 0;
 }
 
 /* A leaf of mapping values (value size 8) sealed at `at`. */
@@ -291,15 +309,15 @@ static void build_two_level(struct img *im)
 static void test_single_leaf(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t keys[] = { 1, 2, 3 };
-	img_create(&im);
-	put_leaf(&im, 2, keys, 3);
-	img_open(&im);
+	img_create(im);
+	put_leaf(im, 2, keys, 3);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 2, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 2, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(r.n, 3);
 	assert_int_equal(r.ev[0].type, EV_ENTER);
 	assert_int_equal(r.ev[1].type, EV_NODE);
@@ -313,7 +331,7 @@ static void test_single_leaf(void **state)
 
 	/* Keys outside the range the caller gives. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 2, 2, 3, 0), 0);
+	assert_int_equal(walk(im, &r, 2, 2, 3, 0), 0);
 	assert_int_equal(count(&r, EV_NODE), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int i = find(&r, EV_PROBLEM, 2);
@@ -322,26 +340,26 @@ static void test_single_leaf(void **state)
 	assert_int_equal(r.ev[i].detail, 0);
 
 	/* An empty tree is a single empty leaf. */
-	put_leaf(&im, 4, keys, 0);
+	put_leaf(im, 4, keys, 0);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 4, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 4, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(count(&r, EV_NODE), 1);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_int_equal(r.ev[find(&r, EV_NODE, 4)].nr_entries, 0);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_two_level(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_two_level(&im);
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_int_equal(count(&r, EV_ENTER), 4);
 	assert_int_equal(count(&r, EV_NODE), 4);
@@ -387,14 +405,14 @@ static void test_two_level(void **state)
 
 	/* Range inherited from the caller: last child up to UINT64_MAX. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	int e = find(&r, EV_ENTER, 5);
 	assert_pos(&r.ev[e].pos, 5, 1, 200, UINT64_MAX, 1, 2);
 
 	/* A caller range the leaves break: key 5000 > hi 4999. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 4999, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 4999, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int p = find(&r, EV_PROBLEM, 5);
 	assert_true(p >= 0);
@@ -403,7 +421,7 @@ static void test_two_level(void **state)
 	assert_int_equal(r.ev[p].pos.hi, 4999);
 	assert_int_equal(find(&r, EV_NODE, 5), -1);
 	assert_int_equal(count(&r, EV_NODE), 3);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 /*
@@ -429,14 +447,14 @@ static void build_three_level(struct img *im)
 static void test_three_level(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_three_level(&im);
-	img_open(&im);
+	img_create(im);
+	build_three_level(im);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 9999, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 9999, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	uint64_t order[16];
 	assert_int_equal(node_order(&r, order, 16), 7);
@@ -457,36 +475,36 @@ static void test_three_level(void **state)
 	assert_int_equal(r.ev[r.n - 1].pos.block, 1);
 
 	/* leaf_depth 2: nodes 1, 2, 3 read, leaves only as pointers. */
-	img_garbage(&im, 4);
-	img_garbage(&im, 5);
-	img_garbage(&im, 6);
-	img_garbage(&im, 7);
+	img_garbage(im, 4);
+	img_garbage(im, 5);
+	img_garbage(im, 6);
+	img_garbage(im, 7);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 9999, 2), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 9999, 2), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_int_equal(count(&r, EV_NODE), 3);
 	assert_int_equal(count(&r, EV_LEAF_PTR), 4);
 	assert_pos(&r.ev[find(&r, EV_LEAF_PTR, 5)].pos, 5, 2, 500, 999, 2, 1);
 	assert_pos(&r.ev[find(&r, EV_LEAF_PTR, 7)].pos, 7, 3, 2000, 9999, 2,
 		   1);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_loop(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t k[] = { 0, 100, 200 }, kids[] = { 2, 1, 3 };
 	static const uint64_t l2[] = { 0, 5 }, l3[] = { 200 };
-	img_create(&im);
-	put_internal(&im, 1, k, kids, 3); /* child 1 is the root itself */
-	put_leaf(&im, 2, l2, 2);
-	put_leaf(&im, 3, l3, 1);
-	img_open(&im);
+	img_create(im);
+	put_internal(im, 1, k, kids, 3); /* child 1 is the root itself */
+	put_leaf(im, 2, l2, 2);
+	put_leaf(im, 3, l3, 1);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int p = find(&r, EV_PROBLEM, 1);
 	assert_true(p >= 0);
@@ -500,11 +518,11 @@ static void test_loop(void **state)
 	/* A grandchild pointing back to the root. */
 	static const uint64_t rk[] = { 0 }, rc[] = { 2 };
 	static const uint64_t ak[] = { 0, 50 }, ac[] = { 3, 1 };
-	put_internal(&im, 1, rk, rc, 1);
-	put_internal(&im, 2, ak, ac, 2);
-	put_leaf(&im, 3, l2, 2);
+	put_internal(im, 1, rk, rc, 1);
+	put_internal(im, 2, ak, ac, 2);
+	put_leaf(im, 3, l2, 2);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 1000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 1000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	p = find(&r, EV_PROBLEM, 1);
 	assert_true(p >= 0);
@@ -514,32 +532,32 @@ static void test_loop(void **state)
 
 	/* A node pointing to itself. */
 	static const uint64_t sk[] = { 0 }, sc[] = { 1 };
-	put_internal(&im, 1, sk, sc, 1);
+	put_internal(im, 1, sk, sc, 1);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 1000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 1000, 0), 0);
 	p = find(&r, EV_PROBLEM, 1);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_LOOP);
 	assert_pos(&r.ev[p].pos, 1, 1, 0, 1000, 1, 0);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_child_range(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t k[] = { 0, 100, 200 };
 	static const uint64_t kids[] = { 2, NR_BLOCKS, 3 };
 	static const uint64_t l2[] = { 0 }, l3[] = { 200 };
-	img_create(&im);
-	put_internal(&im, 1, k, kids, 3);
-	put_leaf(&im, 2, l2, 1);
-	put_leaf(&im, 3, l3, 1);
-	img_open(&im);
+	img_create(im);
+	put_internal(im, 1, k, kids, 3);
+	put_leaf(im, 2, l2, 1);
+	put_leaf(im, 3, l3, 1);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int p = find(&r, EV_PROBLEM, NR_BLOCKS);
 	assert_true(p >= 0);
@@ -550,34 +568,34 @@ static void test_child_range(void **state)
 
 	/* Far past the end, and the root itself past the end. */
 	static const uint64_t kids2[] = { 2, UINT64_MAX - 1, 3 };
-	put_internal(&im, 1, k, kids2, 3);
+	put_internal(im, 1, k, kids2, 3);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, UINT64_MAX, 0), 0);
 	p = find(&r, EV_PROBLEM, UINT64_MAX - 1);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_CHILD_RANGE);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1000, 0, UINT64_MAX, 0), 0);
+	assert_int_equal(walk(im, &r, 1000, 0, UINT64_MAX, 0), 0);
 	assert_int_equal(count(&r, EV_NODE), 0);
 	p = find(&r, EV_PROBLEM, 1000);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_CHILD_RANGE);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_bad_csum_continues(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_two_level(&im);
-	corrupt(&im, 7, 3000); /* first leaf */
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	corrupt(im, 7, 3000); /* first leaf */
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int p = find(&r, EV_PROBLEM, 7);
 	assert_true(p >= 0);
@@ -589,27 +607,27 @@ static void test_bad_csum_continues(void **state)
 	assert_true(find(&r, EV_NODE, 5) > p);
 	assert_int_equal(r.ev[r.n - 1].type, EV_LEAVE);
 	assert_int_equal(r.ev[r.n - 1].pos.block, 1);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 /* Five children: validated three at a time and one by one. */
 static void test_bad_csum_many(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t k[] = { 0, 10, 20, 30, 40 };
 	static const uint64_t kids[] = { 9, 8, 4, 6, 2 };
-	img_create(&im);
-	put_internal(&im, 1, k, kids, 5);
+	img_create(im);
+	put_internal(im, 1, k, kids, 5);
 	for (unsigned i = 0; i < 5; i++)
-		put_leaf(&im, kids[i], &k[i], 1);
-	corrupt(&im, 8, 40);	/* in the first triple */
-	corrupt(&im, 2, 4095);	/* the last one */
-	img_open(&im);
+		put_leaf(im, kids[i], &k[i], 1);
+	corrupt(im, 8, 40);	/* in the first triple */
+	corrupt(im, 2, 4095);	/* the last one */
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 100, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 100, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 2);
 	assert_int_equal(r.ev[find(&r, EV_PROBLEM, 8)].p, BP_CSUM);
 	assert_int_equal(r.ev[find(&r, EV_PROBLEM, 2)].p, BP_CSUM);
@@ -619,46 +637,46 @@ static void test_bad_csum_many(void **state)
 	assert_int_equal(order[1], 9);
 	assert_int_equal(order[2], 4);
 	assert_int_equal(order[3], 6);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_bad_blocknr(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t k1[] = { 100, 150, 199 };
-	img_create(&im);
-	build_two_level(&im);
-	put_leaf_at(&im, 3, 9, k1, 3); /* intact, but written for block 9 */
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	put_leaf_at(im, 3, 9, k1, 3); /* intact, but written for block 9 */
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	int p = find(&r, EV_PROBLEM, 3);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_BLOCKNR);
 	assert_int_equal(r.ev[p].detail, 9);
 	assert_int_equal(count(&r, EV_NODE), 3);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_bad_keys_and_header(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	static const uint64_t bad_range[] = { 100, 250 };  /* 250 > 199 */
 	static const uint64_t bad_order[] = { 10, 60, 60 }; /* not increasing */
-	img_create(&im);
-	build_two_level(&im);
-	put_leaf(&im, 3, bad_range, 2);
-	put_leaf(&im, 7, bad_order, 3);
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	put_leaf(im, 3, bad_range, 2);
+	put_leaf(im, 7, bad_order, 3);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 2);
 	int p = find(&r, EV_PROBLEM, 3);
 	assert_int_equal(r.ev[p].p, BP_KEY_RANGE);
@@ -669,16 +687,16 @@ static void test_bad_keys_and_header(void **state)
 	assert_int_equal(count(&r, EV_NODE), 2); /* root and leaf 5 */
 
 	/* Leaves of the wrong value size for the tree. */
-	memset(im.buf, 0, MD_BLOCK_SIZE);
-	le32_store(im.buf + 4, BTREE_NODE_LEAF);
-	le32_store(im.buf + 16, 1);
-	le32_store(im.buf + 20, 126);
-	le32_store(im.buf + 24, 24);
-	le64_store(im.buf + 32, 100);
-	block_seal(BK_BTREE_NODE, im.buf, 3);
-	img_put(&im, 3, im.buf);
+	memset(im->buf, 0, MD_BLOCK_SIZE);
+	le32_store(im->buf + 4, BTREE_NODE_LEAF);
+	le32_store(im->buf + 16, 1);
+	le32_store(im->buf + 20, 126);
+	le32_store(im->buf + 24, 24);
+	le64_store(im->buf + 32, 100);
+	block_seal(BK_BTREE_NODE, im->buf, 3);
+	img_put(im, 3, im->buf);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	p = find(&r, EV_PROBLEM, 3);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_VALUE_SIZE);
@@ -686,34 +704,34 @@ static void test_bad_keys_and_header(void **state)
 
 	/* A non-fatal problem (max_entries 250) is reported; node read. */
 	static const uint64_t k1[] = { 100, 150, 199 };
-	put_leaf(&im, 3, k1, 3);
-	assert_int_equal(pread(im.fd, im.buf, MD_BLOCK_SIZE, 3 * 4096),
+	put_leaf(im, 3, k1, 3);
+	assert_int_equal(pread(im->fd, im->buf, MD_BLOCK_SIZE, 3 * 4096),
 			 MD_BLOCK_SIZE);
-	le32_store(im.buf + 20, 250);
-	block_seal(BK_BTREE_NODE, im.buf, 3);
-	img_put(&im, 3, im.buf);
+	le32_store(im->buf + 20, 250);
+	block_seal(BK_BTREE_NODE, im->buf, 3);
+	img_put(im, 3, im->buf);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	p = find(&r, EV_PROBLEM, 3);
 	assert_true(p >= 0);
 	assert_int_equal(r.ev[p].p, BP_MAX_RULE);
 	assert_true(find(&r, EV_NODE, 3) > p);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_enter_skip(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_two_level(&im);
-	img_garbage(&im, 3); /* the skipped block is never read */
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	img_garbage(im, 3); /* the skipped block is never read */
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
 	r.skip[r.nr_skip++] = 3;
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_true(find(&r, EV_ENTER, 3) >= 0);
 	assert_int_equal(find(&r, EV_NODE, 3), -1);
@@ -726,48 +744,48 @@ static void test_enter_skip(void **state)
 
 	/* Without the skip the garbage is found. */
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	assert_int_equal(r.ev[find(&r, EV_PROBLEM, 3)].p, BP_CSUM);
 
 	/* Skipping the root: nothing read at all. */
-	img_garbage(&im, 1);
+	img_garbage(im, 1);
 	memset(&r, 0, sizeof(r));
 	r.skip[r.nr_skip++] = 1;
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(r.n, 1);
 	assert_int_equal(r.ev[0].type, EV_ENTER);
 
 	/* Skipping every child: only the root is visited. */
-	build_two_level(&im);
-	img_garbage(&im, 7);
-	img_garbage(&im, 3);
-	img_garbage(&im, 5);
+	build_two_level(im);
+	img_garbage(im, 7);
+	img_garbage(im, 3);
+	img_garbage(im, 5);
 	memset(&r, 0, sizeof(r));
 	r.skip[r.nr_skip++] = 7;
 	r.skip[r.nr_skip++] = 3;
 	r.skip[r.nr_skip++] = 5;
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_int_equal(count(&r, EV_NODE), 1);
 	assert_int_equal(count(&r, EV_LEAVE), 1);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_leaf_depth(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_two_level(&im);
-	img_garbage(&im, 7);
-	img_garbage(&im, 3);
-	img_garbage(&im, 5);
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	img_garbage(im, 7);
+	img_garbage(im, 3);
+	img_garbage(im, 5);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 1), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 1), 0);
 	assert_int_equal(count(&r, EV_PROBLEM), 0);
 	assert_int_equal(count(&r, EV_NODE), 1);
 	assert_int_equal(find(&r, EV_NODE, 1), 1);
@@ -789,53 +807,53 @@ static void test_leaf_depth(void **state)
 
 	/* Pointers past the end are still problems in leaf_depth mode. */
 	static const uint64_t kids[] = { 7, 1000, 5 };
-	put_internal(&im, 1, two_keys, kids, 3);
+	put_internal(im, 1, two_keys, kids, 3);
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 1), 0);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 1), 0);
 	assert_int_equal(count(&r, EV_LEAF_PTR), 2);
 	assert_int_equal(r.ev[find(&r, EV_PROBLEM, 1000)].p, BP_CHILD_RANGE);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_abort(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
-	img_create(&im);
-	build_two_level(&im);
-	corrupt(&im, 7, 100);
-	img_open(&im);
+	img_create(im);
+	build_two_level(im);
+	corrupt(im, 7, 100);
+	img_open(im);
 
 	memset(&r, 0, sizeof(r));
 	r.problem_ret = -42;
-	assert_int_equal(walk(&im, &r, 1, 0, 5000, 0), -42);
+	assert_int_equal(walk(im, &r, 1, 0, 5000, 0), -42);
 	assert_int_equal(count(&r, EV_PROBLEM), 1);
 	assert_int_equal(find(&r, EV_NODE, 3), -1);
 	assert_int_equal(find(&r, EV_NODE, 5), -1);
 	assert_int_equal(r.ev[r.n - 1].type, EV_PROBLEM);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 static void test_height(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct btree_walker w;
 	unsigned h = 0;
 	uint64_t where = 0;
 	static const uint64_t keys[] = { 1, 2, 3 };
-	img_create(&im);
-	put_leaf(&im, 20, keys, 3);
-	build_two_level(&im); /* root 1 */
+	img_create(im);
+	put_leaf(im, 20, keys, 3);
+	build_two_level(im); /* root 1 */
 	static const uint64_t rk[] = { 0, 1000 }, rc[] = { 10, 11 };
 	static const uint64_t ak[] = { 0, 500 }, ac[] = { 20, 21 };
-	put_internal(&im, 12, rk, rc, 2); /* 3 levels: 12 -> 10 -> 20 */
-	put_internal(&im, 10, ak, ac, 2);
-	img_garbage(&im, 13);
-	img_open(&im);
+	put_internal(im, 12, rk, rc, 2); /* 3 levels: 12 -> 10 -> 20 */
+	put_internal(im, 10, ak, ac, 2);
+	img_garbage(im, 13);
+	img_open(im);
 
-	btree_walker_init(&w, &im.dev, im.dev.nr_blocks);
+	btree_walker_init(&w, &im->dev, im->dev.nr_blocks);
 	w.leaf_value_size = 8;
 	assert_int_equal(btree_height(&w, 20, &h, &where), BP_NONE);
 	assert_int_equal(h, 1);
@@ -850,7 +868,7 @@ static void test_height(void **state)
 			 BP_CHILD_RANGE);
 	assert_int_equal(where, NR_BLOCKS);
 	btree_walker_release(&w);
-	img_destroy(&im);
+	img_destroy(im);
 }
 
 /*
@@ -860,22 +878,22 @@ static void test_height(void **state)
 static void test_wide_reused_walker(void **state)
 {
 	(void)state;
-	struct img im;
+	struct img *im = &the_img;
 	struct rec r;
 	struct btree_walker w;
 	uint64_t keys[252], kids[252];
-	img_create(&im);
-	build_two_level(&im);
+	img_create(im);
+	build_two_level(im);
 	for (unsigned i = 0; i < 252; i++) {
 		keys[i] = 1000 + 10 * (uint64_t)i;
 		kids[i] = 299 - i; /* descending block numbers */
 		uint64_t lk[2] = { keys[i], keys[i] + 9 };
-		put_leaf(&im, kids[i], lk, 2);
+		put_leaf(im, kids[i], lk, 2);
 	}
-	put_internal(&im, 40, keys, kids, 252);
-	img_open(&im);
+	put_internal(im, 40, keys, kids, 252);
+	img_open(im);
 
-	btree_walker_init(&w, &im.dev, im.dev.nr_blocks);
+	btree_walker_init(&w, &im->dev, im->dev.nr_blocks);
 	w.leaf_value_size = 8;
 	w.ops = &rec_ops;
 	w.ctx = &r;
@@ -905,26 +923,126 @@ static void test_wide_reused_walker(void **state)
 		assert_int_equal(c, 252);
 	}
 	btree_walker_release(&w);
-	img_destroy(&im);
+	img_destroy(im);
+}
+
+/*
+ * Pointers below the walker's nr_blocks but past the end of the file
+ * (a metadata size larger than the device): BP_IO with -errno.
+ */
+static void test_io_error(void **state)
+{
+	(void)state;
+	struct img *im = &the_img;
+	struct rec r;
+	struct btree_walker w;
+	static const uint64_t kids[] = { 7, 500, 5 };
+	img_create(im);
+	build_two_level(im);
+	put_internal(im, 1, two_keys, kids, 3);
+	img_open(im);
+
+	btree_walker_init(&w, &im->dev, 1000);
+	w.leaf_value_size = 8;
+	w.ops = &rec_ops;
+	w.ctx = &r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(btree_walk(&w, 1, 0, 5000), 0);
+	assert_int_equal(count(&r, EV_PROBLEM), 1);
+	int p = find(&r, EV_PROBLEM, 500);
+	assert_true(p >= 0);
+	assert_int_equal(r.ev[p].p, BP_IO);
+	assert_true((int64_t)r.ev[p].detail < 0);
+	assert_pos(&r.ev[p].pos, 500, 1, 100, 199, 1, 1);
+	assert_int_equal(count(&r, EV_NODE), 3);
+
+	/* The root itself unreadable. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(btree_walk(&w, 999, 0, 5000), 0);
+	assert_int_equal(count(&r, EV_NODE), 0);
+	p = find(&r, EV_PROBLEM, 999);
+	assert_true(p >= 0);
+	assert_int_equal(r.ev[p].p, BP_IO);
+	assert_true((int64_t)r.ev[p].detail < 0);
+
+	unsigned h;
+	uint64_t where;
+	assert_int_equal(btree_height(&w, 999, &h, &where), BP_IO);
+	assert_int_equal(where, 999);
+	btree_walker_release(&w);
+	img_destroy(im);
+}
+
+/* A chain of single-child internal nodes deeper than BTREE_MAX_DEPTH. */
+static void test_too_deep(void **state)
+{
+	(void)state;
+	struct img *im = &the_img;
+	struct rec r;
+	struct btree_walker w;
+	enum { CHAIN = BTREE_MAX_DEPTH + 10 };
+	static const uint64_t key0[] = { 0 };
+	img_create(im);
+	for (uint64_t i = 1; i <= CHAIN; i++) {
+		uint64_t child = i + 1;
+		put_internal(im, i, key0, &child, 1);
+	}
+	put_leaf(im, CHAIN + 1, key0, 1);
+	img_open(im);
+
+	btree_walker_init(&w, &im->dev, im->dev.nr_blocks);
+	w.leaf_value_size = 8;
+	w.ops = &rec_ops;
+	w.ctx = &r;
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(btree_walk(&w, 1, 0, 100), 0);
+	assert_int_equal(count(&r, EV_PROBLEM), 1);
+	int p = -1;
+	for (unsigned i = 0; i < r.n; i++)
+		if (r.ev[i].type == EV_PROBLEM)
+			p = (int)i;
+	assert_int_equal(r.ev[p].p, BP_DEPTH);
+	assert_true(r.ev[p].pos.depth < BTREE_MAX_DEPTH);
+	assert_true(count(&r, EV_NODE) <= BTREE_MAX_DEPTH);
+	assert_true(count(&r, EV_NODE) >= BTREE_MAX_DEPTH - 1);
+	assert_int_equal(find(&r, EV_NODE, CHAIN + 1), -1);
+	/* Every node accepted is also left. */
+	assert_int_equal(count(&r, EV_LEAVE), count(&r, EV_NODE));
+
+	unsigned h = 0;
+	uint64_t where;
+	assert_int_equal(btree_height(&w, 1, &h, &where), BP_DEPTH);
+	/* Just deep enough: starting further down the chain. */
+	uint64_t start = CHAIN + 1 - (BTREE_MAX_DEPTH - 1);
+	assert_int_equal(btree_height(&w, start, &h, &where), BP_NONE);
+	assert_int_equal(h, BTREE_MAX_DEPTH);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(btree_walk(&w, start, 0, 100), 0);
+	assert_int_equal(count(&r, EV_PROBLEM), 0);
+	assert_int_equal(count(&r, EV_NODE), BTREE_MAX_DEPTH);
+	btree_walker_release(&w);
+	img_destroy(im);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_single_leaf),
-		cmocka_unit_test(test_two_level),
-		cmocka_unit_test(test_three_level),
-		cmocka_unit_test(test_loop),
-		cmocka_unit_test(test_child_range),
-		cmocka_unit_test(test_bad_csum_continues),
-		cmocka_unit_test(test_bad_csum_many),
-		cmocka_unit_test(test_bad_blocknr),
-		cmocka_unit_test(test_bad_keys_and_header),
-		cmocka_unit_test(test_enter_skip),
-		cmocka_unit_test(test_leaf_depth),
-		cmocka_unit_test(test_abort),
-		cmocka_unit_test(test_height),
-		cmocka_unit_test(test_wide_reused_walker),
+		cmocka_unit_test_teardown(test_single_leaf, teardown_img),
+		cmocka_unit_test_teardown(test_two_level, teardown_img),
+		cmocka_unit_test_teardown(test_three_level, teardown_img),
+		cmocka_unit_test_teardown(test_loop, teardown_img),
+		cmocka_unit_test_teardown(test_child_range, teardown_img),
+		cmocka_unit_test_teardown(test_bad_csum_continues, teardown_img),
+		cmocka_unit_test_teardown(test_bad_csum_many, teardown_img),
+		cmocka_unit_test_teardown(test_bad_blocknr, teardown_img),
+		cmocka_unit_test_teardown(test_bad_keys_and_header, teardown_img),
+		cmocka_unit_test_teardown(test_enter_skip, teardown_img),
+		cmocka_unit_test_teardown(test_leaf_depth, teardown_img),
+		cmocka_unit_test_teardown(test_abort, teardown_img),
+		cmocka_unit_test_teardown(test_height, teardown_img),
+		cmocka_unit_test_teardown(test_wide_reused_walker, teardown_img),
+		cmocka_unit_test_teardown(test_io_error, teardown_img),
+		cmocka_unit_test_teardown(test_too_deep, teardown_img),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
