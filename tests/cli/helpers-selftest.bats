@@ -12,9 +12,15 @@ setup() {
 }
 
 @test "defaults of TS_BIN, DEB_BIN, TS_XML" {
-	[ "$TS_BIN" = "$BATS_TEST_DIRNAME/../../build/bin" ]
-	[ "$DEB_BIN" = /usr/sbin ]
-	[ -f "$TS_XML/one-device.xml" ]
+	# the runner may export TS_BIN for another build: check the defaults
+	# in a clean environment
+	run env -u TS_BIN -u DEB_BIN -u TS_XML bash -c \
+		'BATS_TEST_DIRNAME=$1; . "$1/helpers.bash"; echo "$TS_BIN"; echo "$DEB_BIN"; echo "$TS_XML"' \
+		_ "$BATS_TEST_DIRNAME"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "$BATS_TEST_DIRNAME/../../build/bin" ]
+	[ "${lines[1]}" = /usr/sbin ]
+	[ -f "${lines[2]}/one-device.xml" ]
 }
 
 @test "sha_of" {

@@ -412,6 +412,47 @@ static void test_refcount_sizes(void **state)
 	refcount_release(&rc);
 }
 
+/* Increments at every position of a byte, from every starting value. */
+static void test_refcount_inc_positions(void **state)
+{
+	(void)state;
+	struct refcount rc;
+	assert_int_equal(refcount_init(&rc, 3 * 16320), 0);
+	/* First count in a segment, then the fast path on later ones. */
+	for (uint64_t b = 16320; b < 16320 + 64; b++) {
+		uint32_t want = (uint32_t)((b * 7) % 6);
+		for (uint32_t i = 0; i < want; i++)
+			assert_int_equal(refcount_inc(&rc, b), 0);
+	}
+	const uint8_t *seg = refcount_segment(&rc, 1);
+	assert_non_null(seg);
+	for (uint64_t b = 16320; b < 16320 + 64; b++) {
+		uint32_t want = (uint32_t)((b * 7) % 6);
+		assert_int_equal(refcount_get(&rc, b), want);
+		assert_int_equal(sm_bitmap_get(seg, (unsigned)(b - 16320)),
+				 want < 3 ? want : 3);
+	}
+	for (unsigned j = 64; j < SM_ENTRIES_PER_BITMAP; j++)
+		assert_int_equal(sm_bitmap_get(seg, j), 0);
+	assert_null(refcount_segment(&rc, 0));
+	assert_null(refcount_segment(&rc, 2));
+
+	/* Interleaved increments of the four entries sharing one byte. */
+	for (int round = 0; round < 5; round++)
+		for (uint64_t b = 40; b < 44; b++)
+			if ((uint64_t)round <= b - 40 + 1)
+				assert_int_equal(refcount_inc(&rc, b), 0);
+	assert_int_equal(refcount_get(&rc, 40), 2);
+	assert_int_equal(refcount_get(&rc, 41), 3);
+	assert_int_equal(refcount_get(&rc, 42), 4);
+	assert_int_equal(refcount_get(&rc, 43), 5);
+	assert_int_equal(refcount_get(&rc, 39), 0);
+	assert_int_equal(refcount_get(&rc, 44), 0);
+	/* Byte 10 of segment 0: entries 40..43 are 2, 3, 3, 3. */
+	assert_int_equal(refcount_segment(&rc, 0)[10], 0xfd);
+	refcount_release(&rc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,6 +465,7 @@ int main(void)
 		cmocka_unit_test(test_refcount_set),
 		cmocka_unit_test(test_refcount_many_overflow),
 		cmocka_unit_test(test_refcount_sizes),
+		cmocka_unit_test(test_refcount_inc_positions),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

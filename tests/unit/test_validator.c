@@ -206,6 +206,60 @@ static void test_validate_x3(void **state)
 	check_x3_mixed();
 }
 
+static void check_validate_many(void)
+{
+	enum { N = 8 };
+	uint8_t *blk[N];
+	const void *cblk[N];
+	uint64_t loc[N];
+	for (int i = 0; i < N; i++) {
+		blk[i] = new_block();
+		fill_pattern(blk[i], (unsigned)i + 20);
+		loc[i] = 100 + (uint64_t)i;
+		block_seal(BK_INDEX, blk[i], loc[i]);
+		cblk[i] = blk[i];
+	}
+	blk[2][10] ^= 1;			/* bad checksum */
+	block_seal(BK_INDEX, blk[4], 7);	/* misplaced */
+	block_seal(BK_BITMAP, blk[6], loc[6]);	/* wrong kind */
+	blk[7][4095] ^= 0x80;			/* last, single path */
+	for (unsigned n = 0; n <= N; n++) {
+		for (unsigned start = 0; start + n <= N; start++) {
+			enum block_verdict out[N];
+			for (unsigned i = 0; i < N; i++)
+				out[i] = (enum block_verdict)99;
+			block_validate_many(BK_INDEX, cblk + start, loc + start,
+					    n, out);
+			for (unsigned i = 0; i < n; i++)
+				assert_int_equal(out[i],
+						 block_validate(BK_INDEX,
+								cblk[start + i],
+								loc[start + i]));
+			for (unsigned i = n; i < N; i++)
+				assert_int_equal(out[i], 99); /* untouched */
+		}
+	}
+	enum block_verdict all[N];
+	block_validate_many(BK_INDEX, cblk, loc, N, all);
+	static const enum block_verdict want[N] = {
+		BV_OK, BV_OK,	     BV_BAD_CSUM, BV_OK,
+		BV_BAD_BLOCKNR, BV_OK, BV_BAD_CSUM, BV_BAD_CSUM,
+	};
+	for (int i = 0; i < N; i++)
+		assert_int_equal(all[i], want[i]);
+	for (int i = 0; i < N; i++)
+		bdev_free_buf(blk[i]);
+}
+
+static void test_validate_many(void **state)
+{
+	(void)state;
+	crc32c_force_software(1);
+	check_validate_many();
+	crc32c_force_software(0);
+	check_validate_many();
+}
+
 /* The fresh superblock of FORMATS.md B.2. */
 static void b2_superblock(struct thin_superblock *sb)
 {
@@ -610,6 +664,7 @@ int main(void)
 		cmocka_unit_test(test_csum_field_corrupt),
 		cmocka_unit_test(test_kinds_salts),
 		cmocka_unit_test(test_validate_x3),
+		cmocka_unit_test(test_validate_many),
 		cmocka_unit_test(test_b2_vector),
 		cmocka_unit_test(test_sb_check),
 		cmocka_unit_test(test_sb_roundtrip),
