@@ -58,7 +58,8 @@ static inline int refcount_inc(struct refcount *rc, uint64_t b)
 int refcount_set(struct refcount *rc, uint64_t b, uint32_t count);
 uint32_t refcount_get(const struct refcount *rc, uint64_t b);
 
-/* Segment i (bitmap body layout), or NULL when all its counts are 0. */
+/* Segment i (bitmap body layout), or NULL if none of its blocks was ever
+ * counted or set (a segment that was can still be all zero). */
 static inline const uint8_t *refcount_segment(const struct refcount *rc,
 					      uint64_t i)
 {

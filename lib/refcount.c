@@ -121,8 +121,11 @@ int refcount_inc_slow(struct refcount *rc, uint64_t b)
 		return 0;
 	}
 	if (v == 2) {
-		sm_bitmap_set(s, j, 3);
-		return ovf_put(&rc->ovf, b, 3);
+		/* exact count first, so a failure leaves the count at 2 */
+		int r = ovf_put(&rc->ovf, b, 3);
+		if (!r)
+			sm_bitmap_set(s, j, 3);
+		return r;
 	}
 	uint32_t c = refcount_overflow_get(rc, b);
 	return ovf_put(&rc->ovf, b, c == UINT32_MAX ? c : c + 1);
@@ -136,9 +139,13 @@ int refcount_set(struct refcount *rc, uint64_t b, uint32_t count)
 	uint8_t *s = segment_for(rc, b, &j);
 	if (!s)
 		return -ENOMEM;
-	sm_bitmap_set(s, j, count < 3 ? count : 3);
-	if (count >= 3)
-		return ovf_put(&rc->ovf, b, count);
+	if (count >= 3) {
+		int r = ovf_put(&rc->ovf, b, count);
+		if (!r)
+			sm_bitmap_set(s, j, 3);
+		return r;
+	}
+	sm_bitmap_set(s, j, count);
 	if (rc->ovf.cap) {
 		uint64_t slot = ovf_slot(&rc->ovf, b);
 		if (rc->ovf.keys[slot] != EMPTY)

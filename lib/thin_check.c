@@ -92,6 +92,7 @@ struct checker {
 	struct ovf_vec *ovf;
 	uint64_t late_times;
 	uint64_t bad_mappings;
+	bool oom;		/* a count could not be recorded */
 
 	/* data space map index */
 	struct sm_index_entry *dindex;
@@ -148,8 +149,8 @@ static int ovf_push(struct ovf_vec *v, uint64_t b, uint32_t count)
 /* Count one reference to a metadata block (ignored past the end). */
 static void md_ref(struct checker *c, uint64_t b)
 {
-	if (b < c->md_nr)
-		refcount_inc(&c->md_counts, b);
+	if (b < c->md_nr && refcount_inc(&c->md_counts, b) == -ENOMEM)
+		c->oom = true;
 }
 
 /* 1: first visit; 0: seen before as the same kind; -1: kind conflict. */
@@ -238,7 +239,8 @@ static void check_mapping(struct checker *c, uint64_t vblock, uint64_t v)
 	if (block_time_time(v) > c->sb.time)
 		c->late_times++;
 	if (db < c->data_nr) {
-		refcount_inc(&c->data_counts, db);
+		if (refcount_inc(&c->data_counts, db) == -ENOMEM)
+			c->oom = true;
 		return;
 	}
 	if (c->bad_mappings++ < MAPPING_CAP)
@@ -801,6 +803,8 @@ int thin_check(struct bdev *dev, const struct thin_check_opts *opts,
 	r = alloc_tracking(&c);
 	if (!r)
 		r = check_trees(&c);
+	if (!r && c.oom)
+		r = -ENOMEM;
 	release(&c);
 	return r;
 }
