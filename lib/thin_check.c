@@ -13,6 +13,7 @@
 #include "btree_walk.h"
 #include "refcount.h"
 #include "sm_check.h"
+#include "thin_devices.h"
 #include "thin_types.h"
 
 #define PROBLEM_CAP	 200u
@@ -46,17 +47,6 @@ static const char *const kind_names[] = {
 	[K_MINDEX] = "metadata space map index",
 };
 
-struct dev_entry {
-	uint64_t id;
-	uint64_t root;
-	struct thin_details d;
-};
-
-struct dev_vec {
-	struct dev_entry *v;
-	size_t n, cap;
-};
-
 struct ovf_vec {
 	struct sm_overflow_entry *v;
 	uint64_t n, cap;
@@ -88,7 +78,7 @@ struct checker {
 	uint64_t visits;
 	unsigned long walk_problems;
 	unsigned long shown_problems;
-	struct dev_vec *list;
+	struct thin_dev_list *list;
 	struct ovf_vec *ovf;
 	uint64_t late_times;
 	uint64_t bad_mappings;
@@ -115,20 +105,6 @@ static void fatal_capped(struct checker *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport(c->rep, REPORT_FATAL, fmt, ap);
 	va_end(ap);
-}
-
-static int vec_push(struct dev_vec *v, const struct dev_entry *e)
-{
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 64;
-		struct dev_entry *n = realloc(v->v, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		v->v = n;
-		v->cap = cap;
-	}
-	v->v[v->n++] = *e;
-	return 0;
 }
 
 static int ovf_push(struct ovf_vec *v, uint64_t b, uint32_t count)
@@ -258,7 +234,7 @@ static int leaf_entries(struct checker *c, const struct btree_node *n,
 	int r = 0;
 	for (unsigned i = 0; i < n->nr_entries && !r; i++) {
 		uint64_t key = btree_node_key(n, i);
-		struct dev_entry e = { .id = key };
+		struct thin_dev e = { .id = key };
 		switch (c->cur) {
 		case K_BOTTOM:
 			check_mapping(c, key, btree_node_value64(n, i));
@@ -267,11 +243,11 @@ static int leaf_entries(struct checker *c, const struct btree_node *n,
 			e.root = btree_node_value64(n, i);
 			if (c->node_first[pos->depth])
 				md_ref(c, e.root);
-			r = vec_push(c->list, &e);
+			r = thin_dev_list_push(c->list, &e);
 			break;
 		case K_DETAILS:
-			thin_details_decode(&e.d, btree_node_value(n, i));
-			r = vec_push(c->list, &e);
+			thin_details_decode(&e.details, btree_node_value(n, i));
+			r = thin_dev_list_push(c->list, &e);
 			break;
 		case K_DOVERFLOW:
 		case K_MOVERFLOW:
@@ -356,8 +332,8 @@ static int walk_root(struct checker *c, enum md_kind k, uint64_t root,
 }
 
 /* Details ids and top-level ids must be the same sets. */
-static void compare_devices(struct checker *c, const struct dev_vec *details,
-			    const struct dev_vec *roots, const char *which)
+static void compare_devices(struct checker *c, const struct thin_dev_list *details,
+			    const struct thin_dev_list *roots, const char *which)
 {
 	size_t i = 0, j = 0;
 	while (i < details->n || j < roots->n) {
@@ -378,24 +354,11 @@ static void compare_devices(struct checker *c, const struct dev_vec *details,
 	}
 }
 
-static const struct dev_entry *find_dev(const struct dev_vec *v, uint64_t id)
-{
-	size_t lo = 0, hi = v->n;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (v->v[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < v->n && v->v[lo].id == id ? &v->v[lo] : NULL;
-}
-
-static int walk_mappings(struct checker *c, const struct dev_vec *details,
-			 const struct dev_vec *roots, const char *which)
+static int walk_mappings(struct checker *c, const struct thin_dev_list *details,
+			 const struct thin_dev_list *roots, const char *which)
 {
 	for (size_t i = 0; i < roots->n; i++) {
-		const struct dev_entry *e = &roots->v[i];
+		const struct thin_dev *e = &roots->v[i];
 		unsigned long before = c->walk_problems;
 		snprintf(c->desc, sizeof(c->desc), "%smapping tree of device %llu",
 			 which, (unsigned long long)e->id);
@@ -408,24 +371,24 @@ static int walk_mappings(struct checker *c, const struct dev_vec *details,
 			       "%s: %llu mappings have a time later than the superblock's (%u)",
 			       c->desc, (unsigned long long)c->late_times,
 			       c->sb.time);
-		const struct dev_entry *d = find_dev(details, e->id);
+		const struct thin_dev *d = thin_dev_list_find(details, e->id);
 		if (!d || c->walk_problems != before)
 			continue;
-		if (d->d.mapped_blocks != c->total)
+		if (d->details.mapped_blocks != c->total)
 			report(c->rep, REPORT_NONFATAL,
 			       "%sdevice %llu: mapped_blocks is %llu in the device details, but its mapping tree has %llu mappings",
 			       which, (unsigned long long)e->id,
-			       (unsigned long long)d->d.mapped_blocks,
+			       (unsigned long long)d->details.mapped_blocks,
 			       (unsigned long long)c->total);
 	}
 	return 0;
 }
 
-static void check_device_times(struct checker *c, const struct dev_vec *details,
+static void check_device_times(struct checker *c, const struct thin_dev_list *details,
 			       const char *which)
 {
 	for (size_t i = 0; i < details->n; i++) {
-		const struct thin_details *d = &details->v[i].d;
+		const struct thin_details *d = &details->v[i].details;
 		if (d->creation_time > c->sb.time || d->snapshotted_time > c->sb.time)
 			report(c->rep, REPORT_WARNING,
 			       "%sdevice %llu: creation time %u / snapshot time %u later than the superblock's time %u",
@@ -435,13 +398,13 @@ static void check_device_times(struct checker *c, const struct dev_vec *details,
 }
 
 struct tree_set {
-	struct dev_vec details, roots;
+	struct thin_dev_list details, roots;
 };
 
 static void tree_set_release(struct tree_set *t)
 {
-	free(t->details.v);
-	free(t->roots.v);
+	thin_dev_list_release(&t->details);
+	thin_dev_list_release(&t->roots);
 }
 
 static int walk_device_trees(struct checker *c, uint64_t details_root,

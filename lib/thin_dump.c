@@ -20,6 +20,7 @@
 
 #include "block_validator.h"
 #include "btree_walk.h"
+#include "thin_devices.h"
 #include "thin_superblock.h"
 
 #define LEAF_BATCH 256u
@@ -28,17 +29,6 @@
 #define LINK_EDGE (UINT64_MAX - 2) /* start or end of a device */
 
 enum dump_mode { M_DETAILS, M_ROOTS, M_COUNT, M_LINK, M_EMIT };
-
-struct dump_dev {
-	uint64_t id;
-	uint64_t root;
-	struct thin_details d;
-};
-
-struct dev_list {
-	struct dump_dev *v;
-	size_t n, cap;
-};
 
 struct link {
 	uint64_t leaf;	/* key; LINK_UNSET = empty slot */
@@ -68,7 +58,7 @@ struct dumper {
 	bool damaged;
 	uint64_t visits;
 
-	struct dev_list details, tops;
+	struct thin_dev_list details, tops;
 	uint8_t *occ;
 	struct link_map links;
 	uint64_t prev_leaf;
@@ -82,20 +72,6 @@ struct dumper {
 	bool have_last;
 	uint64_t last_origin;
 };
-
-static int dev_push(struct dev_list *l, const struct dump_dev *d)
-{
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct dump_dev *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	l->v[l->n++] = *d;
-	return 0;
-}
 
 /* ---- shared-leaf links ---------------------------------------------- */
 
@@ -436,12 +412,12 @@ static int on_node(void *ctx, const struct btree_node *n,
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	for (unsigned i = 0; i < n->nr_entries; i++) {
-		struct dump_dev dd = { .id = btree_node_key(n, i) };
+		struct thin_dev dd = { .id = btree_node_key(n, i) };
 		if (d->mode == M_DETAILS)
-			thin_details_decode(&dd.d, btree_node_value(n, i));
+			thin_details_decode(&dd.details, btree_node_value(n, i));
 		else
 			dd.root = btree_node_value64(n, i);
-		int r = dev_push(d->mode == M_DETAILS ? &d->details : &d->tops, &dd);
+		int r = thin_dev_list_push(d->mode == M_DETAILS ? &d->details : &d->tops, &dd);
 		if (r)
 			return r;
 	}
@@ -505,6 +481,7 @@ static int emit_defs(struct dumper *d)
 	uint64_t *heads = NULL;
 	size_t nr = 0;
 	int r = find_chains(d, &heads, &nr);
+	d->mode = M_EMIT;
 	for (size_t i = 0; !r && i < nr; i++) {
 		const struct link *l = link_find(&d->links, heads[i]);
 		snprintf(d->desc, sizeof(d->desc), "shared leaves from %llu",
@@ -525,20 +502,6 @@ static int emit_defs(struct dumper *d)
 	return r;
 }
 
-static const struct dump_dev *find_dev(const struct dev_list *l, uint64_t id)
-{
-	for (size_t lo = 0, hi = l->n; lo < hi;) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (l->v[mid].id == id)
-			return &l->v[mid];
-		if (l->v[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
 static bool selected(const struct dumper *d, uint64_t id)
 {
 	if (!d->o->dev_ids)
@@ -557,8 +520,8 @@ static int select_devices(struct dumper *d)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < d->tops.n; i++) {
-		struct dump_dev *t = &d->tops.v[i];
-		const struct dump_dev *det = find_dev(&d->details, t->id);
+		struct thin_dev *t = &d->tops.v[i];
+		const struct thin_dev *det = thin_dev_list_find(&d->details, t->id);
 		if (!det) {
 			damage(d, "device %llu is in the mapping tree but not in the device details tree",
 			       (unsigned long long)t->id);
@@ -568,17 +531,17 @@ static int select_devices(struct dumper *d)
 		}
 		if (!selected(d, t->id))
 			continue;
-		t->d = det->d;
+		t->details = det->details;
 		d->tops.v[n++] = *t;
 	}
 	d->tops.n = n;
 	for (size_t i = 0; i < d->details.n; i++)
-		if (!find_dev(&d->tops, d->details.v[i].id) &&
+		if (!thin_dev_list_find(&d->tops, d->details.v[i].id) &&
 		    selected(d, d->details.v[i].id))
 			damage(d, "device %llu is in the device details tree but not in the mapping tree",
 			       (unsigned long long)d->details.v[i].id);
 	for (size_t i = 0; i < d->o->nr_dev_ids; i++)
-		if (!find_dev(&d->tops, d->o->dev_ids[i])) {
+		if (!thin_dev_list_find(&d->tops, d->o->dev_ids[i])) {
 			report(d->rep, REPORT_FATAL, "no device with id %llu",
 			       (unsigned long long)d->o->dev_ids[i]);
 			return -ENOENT;
@@ -589,8 +552,8 @@ static int select_devices(struct dumper *d)
 static int emit_devices(struct dumper *d)
 {
 	for (size_t i = 0; i < d->tops.n; i++) {
-		const struct dump_dev *t = &d->tops.v[i];
-		int r = d->e->begin_device(d->e->ctx, t->id, &t->d);
+		const struct thin_dev *t = &d->tops.v[i];
+		int r = d->e->begin_device(d->e->ctx, t->id, &t->details);
 		if (r)
 			return r;
 		if (!d->o->skip_mappings) {
@@ -751,8 +714,8 @@ int thin_dump(struct bdev *dev, const struct thin_dump_opts *opts,
 	r = run(&d);
 	btree_walker_release(&d.w);
 	bdev_free_buf(d.leafbuf);
-	free(d.details.v);
-	free(d.tops.v);
+	thin_dev_list_release(&d.details);
+	thin_dev_list_release(&d.tops);
 	free(d.occ);
 	free(d.links.slots);
 	return r;

@@ -62,13 +62,6 @@ struct check_args {
 	const char *input;
 };
 
-static void emit(void *ctx, enum report_level level, const char *msg)
-{
-	(void)ctx;
-	(void)level;
-	fprintf(stderr, "%s\n", msg);
-}
-
 /* The option combinations upstream refuses. */
 static const char *conflict(const struct check_args *a)
 {
@@ -98,10 +91,7 @@ static const char *conflict(const struct check_args *a)
 static int parse(int argc, char **argv, struct check_args *a)
 {
 	int c;
-	/* -q must silence usage errors too, wherever it appears */
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			a->quiet = true;
+	a->quiet = tool_quiet_requested(argc, argv);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":qhVm", long_opts, NULL)) != -1) {
@@ -194,7 +184,7 @@ int cmd_thin_check(int argc, char **argv)
 	if (status)
 		return status;
 	if (!a.quiet)
-		rep.emit = emit;
+		rep.emit = tool_report_stderr;
 	int r = thin_check(&dev, &a.o, &rep, &res);
 	if (r < 0 && r != -ERANGE) {
 		tool_error(a.quiet, "thin_check: %s", strerror(-r));

@@ -178,9 +178,7 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 static int parse(int argc, char **argv, struct dump_args *a)
 {
 	int c, r;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
-			a->quiet = true;
+	a->quiet = tool_quiet_requested(argc, argv);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":hVqrf:m::o:", long_opts, NULL)) != -1)
@@ -195,20 +193,14 @@ static int parse(int argc, char **argv, struct dump_args *a)
 	a->o.dev_ids = a->ids;
 	a->o.nr_dev_ids = a->nr_ids;
 	a->o.shared_defs = !a->compat_0_9 && !a->human;
-	a->o.snap_nr_data_blocks_zero = a->compat_0_9;
+	/* the 0.9.0 layouts (and human_readable, which is 0.9.0's) print 0 */
+	a->o.snap_nr_data_blocks_zero = a->compat_0_9 || a->human;
 	return -1;
-}
-
-static void emit(void *ctx, enum report_level level, const char *msg)
-{
-	(void)ctx;
-	(void)level;
-	fprintf(stderr, "%s\n", msg);
 }
 
 static int dump_to(struct dump_args *a, struct bdev *dev, int fd)
 {
-	struct reporter rep = { .emit = a->quiet ? NULL : emit };
+	struct reporter rep = { .emit = a->quiet ? NULL : tool_report_stderr };
 	struct outbuf out;
 	struct dump_text text = { &out, a->compat_0_9 };
 	struct dump_emitter e;
@@ -223,7 +215,10 @@ static int dump_to(struct dump_args *a, struct bdev *dev, int fd)
 	int w = outbuf_flush(&out);
 	outbuf_release(&out);
 	if (w) {
-		tool_error(a->quiet, "thin_dump: write failed: %s", strerror(-w));
+		/* a reader that went away (| head) ends us quietly */
+		if (w != -EPIPE)
+			tool_error(a->quiet, "thin_dump: write failed: %s",
+				   strerror(-w));
 		return EXIT_FAILURE_RUNTIME;
 	}
 	if (r == -ENOMEM)

@@ -11,6 +11,21 @@
 
 #include "thin_superblock.h"
 
+bool tool_quiet_requested(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			return true;
+	return false;
+}
+
+void tool_report_stderr(void *ctx, enum report_level level, const char *msg)
+{
+	(void)ctx;
+	(void)level;
+	fprintf(stderr, "%s\n", msg);
+}
+
 void tool_error(bool quiet, const char *fmt, ...)
 {
 	va_list ap;

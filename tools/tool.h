@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "block_io.h"
+#include "report.h"
 
 #define EXIT_OK	     0
 #define EXIT_USAGE   2
@@ -31,6 +32,13 @@ int cmd_thin_dump(int argc, char **argv);
 /* Parse an unsigned decimal option value; false (and a message) if bad. */
 bool tool_parse_u64(const char *tool, const char *opt, const char *s,
 		    uint64_t *out);
+
+/* True if -q/--quiet is among the arguments (it silences usage errors
+ * too, wherever it appears). */
+bool tool_quiet_requested(int argc, char **argv);
+
+/* Reporter callback that prints each finding on its own line on stderr. */
+void tool_report_stderr(void *ctx, enum report_level level, const char *msg);
 
 /* Print "tool: msg" to stderr unless quiet. */
 void tool_error(bool quiet, const char *fmt, ...)

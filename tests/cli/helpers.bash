@@ -586,6 +586,9 @@ expected_check_stdout() {
 #                               top-level mapping leaf (what the kernel does
 #                               before changing a tree a held metadata
 #                               snapshot shares); echo the copy's block
+#   top_roots IMG               "DEV ROOT" per device from the top-level
+#                               mapping tree
+#   btree_find IMG ROOT KEY     btree_lookup with one od per node
 
 xml_expand_refs() {
 	awk '
@@ -716,6 +719,51 @@ shadow_top_leaf() {
 	done
 	sb_set "$img" data_mapping_root "$f" || return 1
 	echo "$f"
+}
+
+# btree_find IMG ROOT KEY: like btree_lookup ("LEAF INDEX" of KEY, status 1
+# if absent), but one od per node, so fast on full nodes
+btree_find() {
+	local img=$1 b=$2 key=$3 depth i max
+	for ((depth = 0; depth < 64; depth++)); do
+		i=$(node_keys "$img" "$b" | awk -v k="$key" '
+			function le(a, c) { a = a ""; c = c ""; return length(a) != length(c) ? length(a) < length(c) : a <= c }
+			le($1, k) { i = NR - 1; e = ($1 "" == k "") } END { print (i == "" ? -1 : i), e + 0 }') || return 1
+		set -- "$img" "$b" "$key" ${i}
+		(($4 >= 0)) || return 1
+		if [ "$(node_get "$img" "$b" flags)" = "$TS_NODE_LEAF" ]; then
+			(($5 == 1)) || return 1
+			echo "$b $4"
+			return 0
+		fi
+		max=$(node_get "$img" "$b" max_entries) || return 1
+		b=$(get_le64 "$img" $((b * TS_BLOCK_SIZE + 32 + 8 * max + 8 * $4))) || return 1
+	done
+	_ts_err "btree_find: tree at $2 too deep"
+}
+
+# top_roots IMG: "DEV ROOT" for every device, in key order, from the live
+# top-level mapping tree (one od per node)
+top_roots() {
+	_ts_top_walk "$1" "$(sb_get "$1" data_mapping_root)" 0
+}
+
+_ts_top_walk() {
+	local img=$1 b=$2 depth=$3 flags n max i keys vals
+	((depth < 16)) || { _ts_err "top_roots: tree too deep"; return 1; }
+	flags=$(node_get "$img" "$b" flags) || return 1
+	n=$(node_get "$img" "$b" nr_entries) || return 1
+	max=$(node_get "$img" "$b" max_entries) || return 1
+	((n > 0)) || return 0
+	read -r -a keys <<<"$(od -An -v -tu8 --endian=little -j $((b * TS_BLOCK_SIZE + 32)) -N $((8 * n)) -- "$img" | tr '\n' ' ')"
+	read -r -a vals <<<"$(od -An -v -tu8 --endian=little -j $((b * TS_BLOCK_SIZE + 32 + 8 * max)) -N $((8 * n)) -- "$img" | tr '\n' ' ')"
+	for ((i = 0; i < n; i++)); do
+		if [ "$flags" = "$TS_NODE_LEAF" ]; then
+			echo "${keys[i]} ${vals[i]}"
+		else
+			_ts_top_walk "$img" "${vals[i]}" $((depth + 1)) || return 1
+		fi
+	done
 }
 
 # check_ro STATUS ARGS...: run $TS_BIN/thin_check ARGS under `timeout 20`

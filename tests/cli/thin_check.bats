@@ -223,7 +223,9 @@ first_mapped_data_block() {
 	img=$(mkimg needs-check.xml)
 	sha=$(sha_of "$img")
 	run -2 --separate-stderr "$TC" --clear-needs-check-flag -m "$img"
+	has_line "$stderr" 'thin_check: --clear-needs-check-flag cannot be combined with --metadata-snap'
 	run -2 --separate-stderr "$TC" --auto-repair --skip-mappings "$img"
+	has_line "$stderr" 'thin_check: --auto-repair cannot be combined with --skip-mappings'
 	[ "$(sha_of "$img")" = "$sha" ]
 	[ "$(sb_get "$img" flags)" = 1 ]
 }
@@ -380,8 +382,8 @@ first_mapped_data_block() {
 	for name in $FIXTURES; do
 		img=$(mkimg "$name.xml")
 		run -0 "$DEB_BIN/thin_check" -q "$img"
-		check_ro 0 -q "$img"
-		[ -z "$output$stderr" ]
+		check_ro 0 "$img"
+		[ "$output" = "$(expected_check_stdout "$img")" ]
 	done
 }
 
@@ -391,6 +393,9 @@ first_mapped_data_block() {
 @test "-q: silent on success" {
 	local img
 	img=$(mkimg many-devices.xml)
+	check_ro 0 "$img"
+	[ "$output" = "$(expected_check_stdout "$img")" ]
+	progress_in_order "$stderr" "$PROGRESS"
 	check_ro 0 -q "$img"
 	[ -z "$output" ]
 	[ -z "$stderr" ]
@@ -418,6 +423,8 @@ first_mapped_data_block() {
 @test "closed stdout: non-zero exit" {
 	local img
 	img=$(mkimg one-device.xml)
+	run -0 --separate-stderr bash -c '"$1" "$2"' _ "$TC" "$img"
+	[ "$output" = "$(expected_check_stdout "$img")" ]
 	run --separate-stderr bash -c '"$1" "$2" >&-' _ "$TC" "$img"
 	[ "$status" -ne 0 ]
 	[ "$status" -lt 128 ]
@@ -751,6 +758,10 @@ snap_img() {
 	[ "$(get_le64 "$img" $((s * 4096 + 328)))" = "$d" ]
 	# a second one is refused
 	run -1 "$MK_SNAP" "$img"
+	# and the result checks clean, the free count one lower
+	check_ro 0 "$img"
+	[ "$output" = "$(expected_check_stdout "$img")" ]
+	[ "${lines[1]}" = "METADATA_FREE_BLOCKS=$(($(sb_get "$orig" metadata_sm_nr_blocks) - a - 1))" ]
 }
 
 @test "metadata snapshot: Debian's thin_check, ours and -m pass; Debian's thin_dump -m works" {
