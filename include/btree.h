@@ -47,6 +47,7 @@ enum btree_problem {
 	BP_LOOP,	  /* node is its own ancestor */
 	BP_DEPTH,	  /* deeper than BTREE_MAX_DEPTH */
 	BP_CHILD_RANGE,	  /* pointer past the end of the metadata */
+	BP_NULL_CHILD,	  /* pointer to block 0 (the superblock) */
 	BP_MAX_RULE,	  /* (non-fatal) max_entries not what writers use */
 	BP_KIND,	  /* node reached as two kinds of tree */
 };

@@ -37,6 +37,8 @@ const char *btree_problem_str(enum btree_problem p)
 		return "btree too deep";
 	case BP_CHILD_RANGE:
 		return "points beyond the end of the metadata device";
+	case BP_NULL_CHILD:
+		return "points to block 0, the superblock";
 	case BP_MAX_RULE:
 		return "max_entries is not the value writers use";
 	case BP_KIND:

@@ -156,7 +156,9 @@ static int descend(struct btree_walker *w, const struct btree_node *n,
 	for (unsigned i = 0; i < n->nr_entries; i++) {
 		struct btree_pos c;
 		child_pos(n, pos, i, &c);
-		if (c.block >= w->nr_blocks || c.block == 0)
+		if (c.block == 0)
+			r = problem(w, &c, BP_NULL_CHILD, 0);
+		else if (c.block >= w->nr_blocks)
 			r = problem(w, &c, BP_CHILD_RANGE, c.block);
 		else if (on_path(w, pos->depth, c.block))
 			r = problem(w, &c, BP_LOOP, 0);
@@ -199,7 +201,9 @@ int btree_walk(struct btree_walker *w, uint64_t root, uint64_t lo,
 	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, lo, hi, 0, 0 };
 	int r;
 
-	if (root >= w->nr_blocks || root == 0)
+	if (root == 0)
+		return problem(w, &pos, BP_NULL_CHILD, 0);
+	if (root >= w->nr_blocks)
 		return problem(w, &pos, BP_CHILD_RANGE, root);
 	r = enter(w, &pos);
 	if (r <= 0)
@@ -224,7 +228,9 @@ enum btree_problem btree_height(struct btree_walker *w, uint64_t root,
 		struct btree_node n;
 		enum btree_problem p;
 		*where = b;
-		if (b == 0 || b >= w->nr_blocks)
+		if (b == 0)
+			return BP_NULL_CHILD;
+		if (b >= w->nr_blocks)
 			return BP_CHILD_RANGE;
 		if (bdev_read(w->dev, b, 1, buf))
 			return BP_IO;

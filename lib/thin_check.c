@@ -122,10 +122,11 @@ static int ovf_push(struct ovf_vec *v, uint64_t b, uint32_t count)
 	return 0;
 }
 
-/* Count one reference to a metadata block (ignored past the end). */
+/* Count one pointer to a metadata block (ignored when 0 or past the end:
+ * the walk reports those). */
 static void md_ref(struct checker *c, uint64_t b)
 {
-	if (b < c->md_nr && refcount_inc(&c->md_counts, b) == -ENOMEM)
+	if (b && b < c->md_nr && refcount_inc(&c->md_counts, b) == -ENOMEM)
 		c->oom = true;
 }
 
@@ -703,7 +704,9 @@ static int check_trees(struct checker *c)
 	const char *which = "";
 	int r;
 
-	md_ref(c, 0);
+	/* the superblock's own reference (md_ref ignores null pointers) */
+	if (refcount_inc(&c->md_counts, 0))
+		return -ENOMEM;
 	c->kind[0] = K_SUPERBLOCK;
 	if (o->metadata_snap) {
 		if (!c->sb.metadata_snap) {

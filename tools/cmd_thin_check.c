@@ -101,10 +101,10 @@ static int parse(int argc, char **argv, struct check_args *a)
 			break;
 		case 'h':
 			usage(stdout);
-			return EXIT_OK;
+			return tool_finish_stdout(EXIT_OK);
 		case 'V':
 			printf("%s\n", THINSNAP_VERSION);
-			return EXIT_OK;
+			return tool_finish_stdout(EXIT_OK);
 		case 'm':
 			a->o.metadata_snap = true;
 			break;
@@ -125,13 +125,13 @@ static int parse(int argc, char **argv, struct check_args *a)
 			break;
 		case OPT_OVERRIDE_MAPPING:
 			a->o.override_mapping_root = true;
-			if (!tool_parse_u64(TOOL, "--override-mapping-root", optarg,
+			if (!tool_parse_u64(TOOL, a->quiet, "--override-mapping-root", optarg,
 					    &a->o.mapping_root))
 				return EXIT_USAGE;
 			break;
 		case OPT_OVERRIDE_DETAILS:
 			a->o.override_details_root = true;
-			if (!tool_parse_u64(TOOL, "--override-details-root", optarg,
+			if (!tool_parse_u64(TOOL, a->quiet, "--override-details-root", optarg,
 					    &a->o.details_root))
 				return EXIT_USAGE;
 			break;
@@ -207,7 +207,5 @@ int cmd_thin_check(int argc, char **argv)
 		}
 	}
 	bdev_close(&dev);
-	if (fflush(stdout) || ferror(stdout))
-		status = EXIT_FAILURE_RUNTIME;
-	return status;
+	return tool_finish_stdout(status);
 }

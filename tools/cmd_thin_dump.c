@@ -79,7 +79,7 @@ struct dump_args {
 static int add_dev_id(struct dump_args *a, const char *s)
 {
 	uint64_t id;
-	if (!tool_parse_u64(TOOL, "--dev-id", s, &id))
+	if (!tool_parse_u64(TOOL, a->quiet, "--dev-id", s, &id))
 		return EXIT_USAGE;
 	uint64_t *n = realloc(a->ids, (a->nr_ids + 1) * sizeof(*n));
 	if (!n)
@@ -89,11 +89,11 @@ static int add_dev_id(struct dump_args *a, const char *s)
 	return -1;
 }
 
-static int parse_value(const char *opt, const char *s, bool *flag,
-		       uint64_t *v)
+static int parse_value(const struct dump_args *a, const char *opt,
+		       const char *s, bool *flag, uint64_t *v)
 {
 	*flag = true;
-	return tool_parse_u64(TOOL, opt, s, v) ? -1 : EXIT_USAGE;
+	return tool_parse_u64(TOOL, a->quiet, opt, s, v) ? -1 : EXIT_USAGE;
 }
 
 static int parse_option(struct dump_args *a, int c, int argc, char **argv)
@@ -102,10 +102,10 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 	switch (c) {
 	case 'h':
 		usage(stdout);
-		return EXIT_OK;
+		return tool_finish_stdout(EXIT_OK);
 	case 'V':
 		printf("%s\n", THINSNAP_VERSION);
-		return EXIT_OK;
+		return tool_finish_stdout(EXIT_OK);
 	case 'q':
 		a->quiet = true;
 		return -1;
@@ -127,7 +127,7 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 		if (!optarg && optind + 1 < argc && argv[optind][0] >= '0' &&
 		    argv[optind][0] <= '9')
 			optarg = argv[optind++];
-		if (optarg && !tool_parse_u64(TOOL, "--metadata-snap", optarg,
+		if (optarg && !tool_parse_u64(TOOL, a->quiet, "--metadata-snap", optarg,
 					      &o->snap_block))
 			return EXIT_USAGE;
 		return -1;
@@ -140,20 +140,20 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 		o->skip_mappings = true;
 		return -1;
 	case OPT_TRANSACTION:
-		return parse_value("--transaction-id", optarg,
+		return parse_value(a, "--transaction-id", optarg,
 				   &o->override_transaction, &o->transaction);
 	case OPT_DATA_BLOCK_SIZE:
-		return parse_value("--data-block-size", optarg,
+		return parse_value(a, "--data-block-size", optarg,
 				   &o->override_data_block_size,
 				   &o->data_block_size);
 	case OPT_NR_DATA_BLOCKS:
-		return parse_value("--nr-data-blocks", optarg,
+		return parse_value(a, "--nr-data-blocks", optarg,
 				   &o->override_nr_data_blocks, &o->nr_data_blocks);
 	case OPT_OVERRIDE_MAPPING:
-		return parse_value("--override-mapping-root", optarg,
+		return parse_value(a, "--override-mapping-root", optarg,
 				   &o->override_mapping_root, &o->mapping_root);
 	case OPT_OVERRIDE_DETAILS:
-		return parse_value("--override-details-root", optarg,
+		return parse_value(a, "--override-details-root", optarg,
 				   &o->override_details_root, &o->details_root);
 	case OPT_COMPAT:
 		if (!strcmp(optarg, "0.9"))

@@ -52,8 +52,8 @@ int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
 	return EXIT_USAGE;
 }
 
-bool tool_parse_u64(const char *tool, const char *opt, const char *s,
-		    uint64_t *out)
+bool tool_parse_u64(const char *tool, bool quiet, const char *opt,
+		    const char *s, uint64_t *out)
 {
 	char *end;
 	errno = 0;
@@ -65,9 +65,17 @@ bool tool_parse_u64(const char *tool, const char *opt, const char *s,
 	*out = v;
 	return true;
 bad:
-	fprintf(stderr, "%s: invalid value '%s' for %s: expected an unsigned integer\n",
-		tool, s ? s : "", opt);
+	if (!quiet)
+		fprintf(stderr, "%s: invalid value '%s' for %s: expected an unsigned integer\n",
+			tool, s ? s : "", opt);
 	return false;
+}
+
+int tool_finish_stdout(int status)
+{
+	if (fflush(stdout) || ferror(stdout))
+		return EXIT_FAILURE_RUNTIME;
+	return status;
 }
 
 int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,

@@ -29,9 +29,13 @@ struct command {
 int cmd_thin_check(int argc, char **argv);
 int cmd_thin_dump(int argc, char **argv);
 
-/* Parse an unsigned decimal option value; false (and a message) if bad. */
-bool tool_parse_u64(const char *tool, const char *opt, const char *s,
-		    uint64_t *out);
+/* Parse an unsigned decimal option value; false (and a message unless
+ * quiet) if bad. */
+bool tool_parse_u64(const char *tool, bool quiet, const char *opt,
+		    const char *s, uint64_t *out);
+
+/* Flush stdout; EXIT_FAILURE_RUNTIME if that fails (closed stdout). */
+int tool_finish_stdout(int status);
 
 /* True if -q/--quiet is among the arguments (it silences usage errors
  * too, wherever it appears). */

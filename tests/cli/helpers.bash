@@ -36,6 +36,12 @@
 #   node_get IMG BLOCK FIELD            btree node header field (A.4.1)
 #   node_key IMG BLOCK I                key I of a btree node
 #   node_val64 IMG BLOCK I              value I of a node with 8-byte values
+#
+# Further sections below (each function documented where it is defined):
+# B-tree walking and space-map editing (node_val_off, btree_lookup,
+# btree_first_leaf, btree_parent_of, dev_root, sm_locate, sm_get, sm_set),
+# output assertions (has_line, lacks_line, fixture_attr,
+# expected_check_stdout) and thin_check runners (check_ro, zero_block).
 
 : "${TS_BIN:=${BATS_TEST_DIRNAME:-.}/../../build/bin}"
 : "${DEB_BIN:=/usr/sbin}"
@@ -495,6 +501,7 @@ sm_locate() {
 sm_get() {
 	local loc byte p
 	loc=$(sm_locate "$@") || return 1
+	# shellcheck disable=SC2086
 	set -- "$1" ${loc}
 	byte=$(get_byte "$1" $(($2 * TS_BLOCK_SIZE + 16 + $3 / 4))) || return 1
 	p=$((2 * ($3 % 4)))
@@ -505,6 +512,7 @@ sm_get() {
 sm_set() {
 	local img=$1 v=$4 loc byte p off
 	loc=$(sm_locate "$1" "$2" "$3") || return 1
+	# shellcheck disable=SC2086
 	set -- ${loc}
 	off=$(($1 * TS_BLOCK_SIZE + 16 + $2 / 4))
 	p=$((2 * ($2 % 4)))
@@ -729,6 +737,7 @@ btree_find() {
 		i=$(node_keys "$img" "$b" | awk -v k="$key" '
 			function le(a, c) { a = a ""; c = c ""; return length(a) != length(c) ? length(a) < length(c) : a <= c }
 			le($1, k) { i = NR - 1; e = ($1 "" == k "") } END { print (i == "" ? -1 : i), e + 0 }') || return 1
+		# shellcheck disable=SC2086
 		set -- "$img" "$b" "$key" ${i}
 		(($4 >= 0)) || return 1
 		if [ "$(node_get "$img" "$b" flags)" = "$TS_NODE_LEAF" ]; then

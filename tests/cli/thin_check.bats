@@ -872,3 +872,22 @@ snap_img() {
 	[ "$output" = "$(expected_check_stdout "$img")" ]
 	has_line "$stderr" '1 metadata blocks have leaked'
 }
+
+@test "-q also silences a bad option value (exit 2)" {
+	img=$(mkimg one-device.xml)
+	run "$TS_BIN/thin_check" -q --override-details-root abc "$img"
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	run "$TS_BIN/thin_check" --override-details-root abc "$img"
+	[ "$status" -eq 2 ]
+	[ "${lines[0]}" = "thin_check: invalid value 'abc' for --override-details-root: expected an unsigned integer" ]
+}
+
+@test "-V and -h with stdout closed fail (exit 64)" {
+	run bash -c '"$1" -V >&-' _ "$TS_BIN/thin_check"
+	[ "$status" -eq 64 ]
+	run bash -c '"$1" -h >&-' _ "$TS_BIN/thin_check"
+	[ "$status" -eq 64 ]
+	run bash -c '"$1" -V >&-' _ "$TS_BIN/thin_dump"
+	[ "$status" -eq 64 ]
+}
