@@ -88,10 +88,13 @@ int btree_walk(struct btree_walker *w, uint64_t root, uint64_t lo,
 
 /*
  * Height of the tree at root: the number of levels down to the first
- * leaf along the leftmost path (1 for a tree that is a single leaf).
- * Returns 0 or the problem found (the node that had it in *where).
+ * readable leaf, following the leftmost child that reads and validates
+ * (1 for a tree that is a single leaf); *leaf_entries gets that leaf's
+ * nr_entries.  Returns BP_NONE, or the first problem met when no path
+ * works (the node that had it in *where).
  */
 enum btree_problem btree_height(struct btree_walker *w, uint64_t root,
-				unsigned *height, uint64_t *where);
+				unsigned *height, uint32_t *leaf_entries,
+				uint64_t *where);
 
 #endif

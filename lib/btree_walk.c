@@ -217,35 +217,61 @@ int btree_walk(struct btree_walker *w, uint64_t root, uint64_t lo,
 	return process(w, buf, block_validate(BK_BTREE_NODE, buf, root), &pos);
 }
 
-enum btree_problem btree_height(struct btree_walker *w, uint64_t root,
-				unsigned *height, uint64_t *where)
+/* Read and check one node for btree_height(). */
+static enum btree_problem probe(struct btree_walker *w, uint64_t b,
+				uint8_t *buf, struct btree_node *n)
 {
-	uint8_t *buf = level_buf(w, 0, 1);
-	uint64_t b = root;
+	if (b == 0)
+		return BP_NULL_CHILD;
+	if (b >= w->nr_blocks)
+		return BP_CHILD_RANGE;
+	if (bdev_read(w->dev, b, 1, buf))
+		return BP_IO;
+	enum block_verdict v = block_validate(BK_BTREE_NODE, buf, b);
+	if (v != BV_OK)
+		return v == BV_BAD_CSUM ? BP_CSUM : BP_BLOCKNR;
+	btree_node_decode(n, buf, b);
+	enum btree_problem p = btree_node_check_header(n, w->leaf_value_size);
+	return btree_problem_is_fatal(p) ? p : BP_NONE;
+}
+
+enum btree_problem btree_height(struct btree_walker *w, uint64_t root,
+				unsigned *height, uint32_t *leaf_entries,
+				uint64_t *where)
+{
+	uint8_t *buf = level_buf(w, 0, 2);
+	struct btree_node n;
+	enum btree_problem p;
 	if (!buf)
 		return BP_IO;
+	*where = root;
+	if ((p = probe(w, root, buf, &n)) != BP_NONE)
+		return p;
 	for (unsigned h = 1; h <= BTREE_MAX_DEPTH; h++) {
-		struct btree_node n;
-		enum btree_problem p;
-		*where = b;
-		if (b == 0)
-			return BP_NULL_CHILD;
-		if (b >= w->nr_blocks)
-			return BP_CHILD_RANGE;
-		if (bdev_read(w->dev, b, 1, buf))
-			return BP_IO;
-		enum block_verdict v = block_validate(BK_BTREE_NODE, buf, b);
-		if (v != BV_OK)
-			return v == BV_BAD_CSUM ? BP_CSUM : BP_BLOCKNR;
-		btree_node_decode(&n, buf, b);
-		p = btree_node_check_header(&n, w->leaf_value_size);
-		if (btree_problem_is_fatal(p))
-			return p;
 		if (btree_node_is_leaf(&n)) {
 			*height = h;
+			*leaf_entries = n.nr_entries;
 			return BP_NONE;
 		}
-		b = btree_node_value64(&n, 0);
+		/* first child that reads; the parent stays in buf */
+		uint8_t *cbuf = buf + MD_BLOCK_SIZE;
+		enum btree_problem first = BP_NONE;
+		struct btree_node c;
+		unsigned i = 0;
+		for (; i < n.nr_entries; i++) {
+			p = probe(w, btree_node_value64(&n, i), cbuf, &c);
+			if (p == BP_NONE)
+				break;
+			if (first == BP_NONE) {
+				first = p;
+				*where = btree_node_value64(&n, i);
+			}
+		}
+		if (i == n.nr_entries)
+			return first;
+		memcpy(buf, cbuf, MD_BLOCK_SIZE);
+		btree_node_decode(&n, buf, c.blocknr);
 	}
+	*where = root;
 	return BP_DEPTH;
 }

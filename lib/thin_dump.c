@@ -445,18 +445,20 @@ static int walk(struct dumper *d, uint64_t root, uint32_t vs, int leaf_depth)
 static int walk_leaves(struct dumper *d, uint64_t root)
 {
 	unsigned height;
+	uint32_t entries;
 	uint64_t where;
 	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, 0, UINT64_MAX, 0, 0 };
 
 	d->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
-	enum btree_problem p = btree_height(&d->w, root, &height, &where);
+	enum btree_problem p = btree_height(&d->w, root, &height, &entries, &where);
 	if (p != BP_NONE) {
 		damage(d, "%s: block %llu: %s", d->desc, (unsigned long long)where,
 		       btree_problem_str(p));
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	if (height == 1)
-		return on_leaf_ptr(d, &pos);
+		/* an empty tree has no leaf worth sharing or reading */
+		return entries ? on_leaf_ptr(d, &pos) : 0;
 	return walk(d, root, THIN_MAPPING_VALUE_SIZE, (int)height - 1);
 }
 

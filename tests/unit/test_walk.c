@@ -841,6 +841,7 @@ static void test_height(void **state)
 	struct img *im = &the_img;
 	struct btree_walker w;
 	unsigned h = 0;
+	uint32_t entries = 0;
 	uint64_t where = 0;
 	static const uint64_t keys[] = { 1, 2, 3 };
 	img_create(im);
@@ -855,16 +856,17 @@ static void test_height(void **state)
 
 	btree_walker_init(&w, &im->dev, im->dev.nr_blocks);
 	w.leaf_value_size = 8;
-	assert_int_equal(btree_height(&w, 20, &h, &where), BP_NONE);
+	assert_int_equal(btree_height(&w, 20, &h, &entries, &where), BP_NONE);
 	assert_int_equal(h, 1);
-	assert_int_equal(btree_height(&w, 1, &h, &where), BP_NONE);
+	assert_int_equal(entries, 3);
+	assert_int_equal(btree_height(&w, 1, &h, &entries, &where), BP_NONE);
 	assert_int_equal(h, 2);
-	assert_int_equal(btree_height(&w, 12, &h, &where), BP_NONE);
+	assert_int_equal(btree_height(&w, 12, &h, &entries, &where), BP_NONE);
 	assert_int_equal(h, 3);
 
-	assert_int_equal(btree_height(&w, 13, &h, &where), BP_CSUM);
+	assert_int_equal(btree_height(&w, 13, &h, &entries, &where), BP_CSUM);
 	assert_int_equal(where, 13);
-	assert_int_equal(btree_height(&w, NR_BLOCKS, &h, &where),
+	assert_int_equal(btree_height(&w, NR_BLOCKS, &h, &entries, &where),
 			 BP_CHILD_RANGE);
 	assert_int_equal(where, NR_BLOCKS);
 	btree_walker_release(&w);
@@ -966,8 +968,9 @@ static void test_io_error(void **state)
 	assert_true((int64_t)r.ev[p].detail < 0);
 
 	unsigned h;
+	uint32_t entries;
 	uint64_t where;
-	assert_int_equal(btree_height(&w, 999, &h, &where), BP_IO);
+	assert_int_equal(btree_height(&w, 999, &h, &entries, &where), BP_IO);
 	assert_int_equal(where, 999);
 	btree_walker_release(&w);
 	img_destroy(im);
@@ -1010,11 +1013,12 @@ static void test_too_deep(void **state)
 	assert_int_equal(count(&r, EV_LEAVE), count(&r, EV_NODE));
 
 	unsigned h = 0;
+	uint32_t entries;
 	uint64_t where;
-	assert_int_equal(btree_height(&w, 1, &h, &where), BP_DEPTH);
+	assert_int_equal(btree_height(&w, 1, &h, &entries, &where), BP_DEPTH);
 	/* Just deep enough: starting further down the chain. */
 	uint64_t start = CHAIN + 1 - (BTREE_MAX_DEPTH - 1);
-	assert_int_equal(btree_height(&w, start, &h, &where), BP_NONE);
+	assert_int_equal(btree_height(&w, start, &h, &entries, &where), BP_NONE);
 	assert_int_equal(h, BTREE_MAX_DEPTH);
 	memset(&r, 0, sizeof(r));
 	assert_int_equal(btree_walk(&w, start, 0, 100), 0);
