@@ -22,8 +22,8 @@ bool tool_quiet_requested(int argc, char **argv)
 void tool_report_stderr(void *ctx, enum report_level level, const char *msg)
 {
 	(void)ctx;
-	(void)level;
-	fprintf(stderr, "%s\n", msg);
+	/* say which findings are harmless; errors and progress stand alone */
+	fprintf(stderr, "%s%s\n", level == REPORT_WARNING ? "warning: " : "", msg);
 }
 
 void tool_error(bool quiet, const char *fmt, ...)

@@ -358,7 +358,7 @@ first_mapped_data_block() {
 	check_ro 0 "$img"
 	[ "$output" = "$(printf 'TRANSACTION_ID=%s\nMETADATA_FREE_BLOCKS=%s' \
 		"$(fixture_attr snapshots.xml transaction)" $((n - a - 5)))" ]
-	has_line "$stderr" "metadata space map: nr_allocated is $((a + 5)), but [0-9]+ blocks are in use"
+	has_line "$stderr" "warning: metadata space map: nr_allocated is $((a + 5)), but [0-9]+ blocks are in use"
 }
 
 @test "space-map hint mismatches are warnings: nr_free and none_free_before" {
@@ -371,8 +371,8 @@ first_mapped_data_block() {
 	fix_csum "$img" "$ib" "$TS_SALT_INDEX"
 	check_ro 0 "$img"
 	[ "$output" = "$(expected_check_stdout "$img")" ]
-	has_line "$stderr" "metadata space map: index entry 0 \(bitmap at block [0-9]+\) says $((nf - 100)) blocks are free, the bitmap has [0-9]+"
-	has_line "$stderr" "metadata space map: index entry 0 says no block before 2000 is free, but block [0-9]+ is"
+	has_line "$stderr" "warning: metadata space map: index entry 0 \(bitmap at block [0-9]+\) says $((nf - 100)) blocks are free, the bitmap has [0-9]+"
+	has_line "$stderr" "warning: metadata space map: index entry 0 says no block before 2000 is free, but block [0-9]+ is"
 	check_ro 0 -q "$img"
 	[ -z "$output$stderr" ]
 }

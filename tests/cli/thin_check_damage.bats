@@ -509,7 +509,7 @@ leaf_of() {
 	put_le32 "$img" $((m * 4096 + 20)) 251
 	fix_csum "$img" "$m" "$TS_SALT_NODE"
 	check_ro 0 --ignore-non-fatal-errors "$img"
-	has_line "$stderr" "top-level mapping tree: block $m \(root\): max_entries is not the value writers use"
+	has_line "$stderr" "warning: top-level mapping tree: block $m \(root\): max_entries is not the value writers use"
 	[ "$output" = "$(expected_check_stdout "$img")" ]
 }
 
