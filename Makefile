@@ -15,7 +15,7 @@ WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Wmissing-prototypes -Wno-missing-field-initializers
 CPPFLAGS += -Iinclude -Itools -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
 	-DTHINSNAP_VERSION=\"$(VERSION)\"
-LDLIBS += -lpthread
+LDLIBS += -lpthread -lexpat
 
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -23,7 +23,7 @@ MANDIR ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 BUILD ?= build
-TOOLS := thin_check thin_dump
+TOOLS := thin_check thin_dump thin_restore thin_rmap
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))

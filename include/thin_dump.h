@@ -46,6 +46,8 @@ struct dump_emitter {
 	int (*end_device)(void *ctx);
 	int (*ref)(void *ctx, uint64_t name);
 	int (*run)(void *ctx, const struct dump_run *r);
+	/* Optional: why the last call failed (a consumer such as restore). */
+	const char *(*error)(void *ctx);
 	void *ctx;
 };
 

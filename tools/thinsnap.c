@@ -11,6 +11,8 @@
 static const struct command commands[] = {
 	{ "thin_check", cmd_thin_check },
 	{ "thin_dump", cmd_thin_dump },
+	{ "thin_restore", cmd_thin_restore },
+	{ "thin_rmap", cmd_thin_rmap },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * thin_restore.h - build thin-pool metadata from a stream of dump events.
+ *
+ * A restorer is a dump_emitter: it takes the superblock, devices, runs
+ * of mappings and shared-leaf definitions in the order a dump gives
+ * them, checks them, and writes a pool bottom-up: mapping leaves as the
+ * runs arrive, each device's internal nodes when it ends, the device
+ * trees and both space maps at the end, and the superblock last, after
+ * everything else is durable (FORMATS.md A.11.2, A.13).  Block 0 is
+ * zeroed before anything else is written, so an interrupted or rejected
+ * restore never leaves a pool that looks valid.
+ */
+#ifndef THINSNAP_THIN_RESTORE_H
+#define THINSNAP_THIN_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "block_io.h"
+#include "thin_dump.h"
+
+struct thin_restore_opts {
+	bool override_transaction, override_data_block_size,
+		override_nr_data_blocks;
+	uint64_t transaction, data_block_size, nr_data_blocks;
+};
+
+struct thin_restorer;
+
+/*
+ * Prepare to restore onto dev (zeroes its block 0).  *e is filled in to
+ * feed events to the restorer; the last event (end_superblock) writes
+ * the pool.
+ */
+int thin_restorer_create(struct thin_restorer **r, struct bdev *dev,
+			 const struct thin_restore_opts *opts,
+			 struct dump_emitter *e);
+void thin_restorer_destroy(struct thin_restorer *r);
+
+/* Metadata blocks the pool needed (valid after end_superblock, also
+ * when it failed for lack of space: -ENOSPC). */
+uint64_t thin_restorer_blocks_needed(const struct thin_restorer *r);
+
+#endif

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * thin_dump XML reader on libexpat.
+ */
+#include "thin_xml.h"
+
+#include <errno.h>
+#include <expat.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK (1u << 20)
+
+enum element { E_SUPERBLOCK, E_DEVICE, E_DEF, E_REF, E_RANGE, E_SINGLE, E_NR };
+
+static const char *const element_names[E_NR] = {
+	"superblock", "device", "def", "ref", "range_mapping", "single_mapping",
+};
+
+/* Attributes each element accepts; the required ones come first. */
+struct attr_spec {
+	const char *names[8];
+	unsigned nr_required;
+};
+
+static const struct attr_spec specs[E_NR] = {
+	[E_SUPERBLOCK] = { { "time", "transaction", "data_block_size",
+			     "nr_data_blocks", "uuid", "flags", "version",
+			     "metadata_snap" }, 4 },
+	[E_DEVICE] = { { "dev_id", "transaction", "creation_time", "snap_time",
+			 "mapped_blocks" }, 4 },
+	[E_DEF] = { { "name" }, 1 },
+	[E_REF] = { { "name" }, 1 },
+	[E_RANGE] = { { "origin_begin", "data_begin", "length", "time" }, 4 },
+	[E_SINGLE] = { { "origin_block", "data_block", "time" }, 3 },
+};
+
+struct reader {
+	XML_Parser p;
+	const struct dump_emitter *e;
+	struct xml_error *err;
+	int status;
+	bool seen_superblock, in_superblock, ended;
+	enum element open; /* innermost open element below superblock */
+	unsigned depth;	   /* elements open below the superblock */
+	const char *vals[8];
+};
+
+static void stop(struct reader *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void stop(struct reader *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+	if (r->status)
+		return;
+	r->status = status;
+	r->err->line = XML_GetCurrentLineNumber(r->p);
+	r->err->column = XML_GetCurrentColumnNumber(r->p) + 1;
+	va_start(ap, fmt);
+	vsnprintf(r->err->msg, sizeof(r->err->msg), fmt, ap);
+	va_end(ap);
+	XML_StopParser(r->p, XML_FALSE);
+}
+
+/* A consumer refused an event: use its explanation. */
+static void refused(struct reader *r, int status)
+{
+	const char *why = r->e->error ? r->e->error(r->e->ctx) : NULL;
+	stop(r, status, "%s", why && *why ? why : strerror(-status));
+}
+
+static int element_of(const char *name)
+{
+	for (int i = 0; i < E_NR; i++)
+		if (!strcmp(name, element_names[i]))
+			return i;
+	return -1;
+}
+
+/* Match attributes against the spec: r->vals[i] for spec name i. */
+static bool take_attrs(struct reader *r, enum element el, const char **atts)
+{
+	const struct attr_spec *s = &specs[el];
+	memset(r->vals, 0, sizeof(r->vals));
+	for (unsigned a = 0; atts[a]; a += 2) {
+		unsigned i = 0;
+		while (i < 8 && s->names[i] && strcmp(s->names[i], atts[a]))
+			i++;
+		if (i == 8 || !s->names[i]) {
+			stop(r, -EINVAL, "unknown attribute '%s' in <%s>", atts[a],
+			     element_names[el]);
+			return false;
+		}
+		r->vals[i] = atts[a + 1];
+	}
+	for (unsigned i = 0; i < s->nr_required; i++)
+		if (!r->vals[i]) {
+			stop(r, -EINVAL, "<%s> is missing attribute '%s'",
+			     element_names[el], s->names[i]);
+			return false;
+		}
+	return true;
+}
+
+/* Attribute i as an unsigned number no larger than max. */
+static bool num(struct reader *r, enum element el, unsigned i, uint64_t max,
+		uint64_t *out)
+{
+	const char *s = r->vals[i];
+	uint64_t v = 0;
+	if (!s) /* optional and absent */
+		return *out = 0, true;
+	if (!*s)
+		goto bad;
+	for (const char *c = s; *c; c++) {
+		if (*c < '0' || *c > '9')
+			goto bad;
+		unsigned d = (unsigned)(*c - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			goto big;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		goto big;
+	*out = v;
+	return true;
+bad:
+	stop(r, -EINVAL, "attribute '%s' of <%s> is not a number: '%s'",
+	     specs[el].names[i], element_names[el], s);
+	return false;
+big:
+	stop(r, -EINVAL, "attribute '%s' of <%s> is too large: '%s'",
+	     specs[el].names[i], element_names[el], s);
+	return false;
+}
+
+static void superblock(struct reader *r)
+{
+	struct dump_superblock sb = { 0 };
+	uint64_t time, flags, version, dbs, snap;
+	if (r->seen_superblock) {
+		stop(r, -EINVAL, "more than one <superblock>");
+		return;
+	}
+	if (!num(r, E_SUPERBLOCK, 0, UINT32_MAX, &time) ||
+	    !num(r, E_SUPERBLOCK, 1, UINT64_MAX, &sb.transaction) ||
+	    !num(r, E_SUPERBLOCK, 2, UINT32_MAX, &dbs) ||
+	    !num(r, E_SUPERBLOCK, 3, UINT64_MAX, &sb.nr_data_blocks) ||
+	    !num(r, E_SUPERBLOCK, 5, UINT32_MAX, &flags) ||
+	    !num(r, E_SUPERBLOCK, 6, UINT32_MAX, &version) ||
+	    !num(r, E_SUPERBLOCK, 7, UINT64_MAX, &snap))
+		return;
+	if (r->vals[4] && strlen(r->vals[4]) > 16) {
+		stop(r, -EINVAL, "uuid is longer than 16 bytes");
+		return;
+	}
+	if (r->vals[4])
+		memcpy(sb.uuid, r->vals[4], strlen(r->vals[4]));
+	sb.time = (uint32_t)time;
+	sb.flags = (uint32_t)flags;
+	sb.version = (uint32_t)version;
+	sb.data_block_size = (uint32_t)dbs;
+	r->seen_superblock = r->in_superblock = true;
+	int s = r->e->begin_superblock(r->e->ctx, &sb);
+	if (s)
+		refused(r, s);
+}
+
+static void device(struct reader *r)
+{
+	struct thin_details d = { 0 };
+	uint64_t id, ct, st;
+	if (!num(r, E_DEVICE, 0, UINT64_MAX, &id) ||
+	    !num(r, E_DEVICE, 1, UINT64_MAX, &d.transaction_id) ||
+	    !num(r, E_DEVICE, 2, UINT32_MAX, &ct) ||
+	    !num(r, E_DEVICE, 3, UINT32_MAX, &st) ||
+	    !num(r, E_DEVICE, 4, UINT64_MAX, &d.mapped_blocks))
+		return;
+	d.creation_time = (uint32_t)ct;
+	d.snapshotted_time = (uint32_t)st;
+	int s = r->e->begin_device(r->e->ctx, id, &d);
+	if (s)
+		refused(r, s);
+}
+
+static void def_or_ref(struct reader *r, enum element el)
+{
+	uint64_t name;
+	if (!num(r, el, 0, UINT64_MAX, &name))
+		return;
+	int s = el == E_DEF ? r->e->begin_def(r->e->ctx, name)
+			    : r->e->ref(r->e->ctx, name);
+	if (s)
+		refused(r, s);
+}
+
+static void mapping(struct reader *r, enum element el)
+{
+	struct dump_run run = { .length = 1 };
+	uint64_t t;
+	unsigned ti = el == E_RANGE ? 3 : 2;
+	if (!num(r, el, 0, UINT64_MAX, &run.origin_begin) ||
+	    !num(r, el, 1, UINT64_MAX, &run.data_begin) ||
+	    (el == E_RANGE && !num(r, el, 2, UINT64_MAX, &run.length)) ||
+	    !num(r, el, ti, UINT32_MAX, &t))
+		return;
+	run.time = (uint32_t)t;
+	int s = r->e->run(r->e->ctx, &run);
+	if (s)
+		refused(r, s);
+}
+
+/* Where each element may appear: its parent (E_NR = the document). */
+static bool placed_well(struct reader *r, enum element el)
+{
+	const char *where = NULL;
+	switch (el) {
+	case E_SUPERBLOCK:
+		if (r->in_superblock || r->ended)
+			where = "inside the superblock or after it";
+		break;
+	case E_DEVICE:
+	case E_DEF:
+		if (!r->in_superblock || r->depth)
+			where = r->depth ? (r->open == E_DEF ? "inside a <def>"
+							     : "inside a <device>")
+					 : "outside the <superblock>";
+		break;
+	case E_REF:
+		if (!r->depth || r->open != E_DEVICE)
+			where = r->depth && r->open == E_DEF ? "inside a <def>"
+							     : "outside a <device>";
+		break;
+	case E_RANGE:
+	case E_SINGLE:
+		if (!r->depth || (r->open != E_DEVICE && r->open != E_DEF))
+			where = "outside a <device> or <def>";
+		break;
+	default:
+		break;
+	}
+	if (where)
+		stop(r, -EINVAL, "<%s> %s", element_names[el], where);
+	return !where;
+}
+
+static void XMLCALL on_start(void *ctx, const XML_Char *name,
+			     const XML_Char **atts)
+{
+	struct reader *r = ctx;
+	int el = element_of(name);
+	if (r->status)
+		return;
+	if (el < 0) {
+		stop(r, -EINVAL, "unknown element <%s>", name);
+		return;
+	}
+	if (!placed_well(r, el) || !take_attrs(r, el, atts))
+		return;
+	switch (el) {
+	case E_SUPERBLOCK:
+		superblock(r);
+		return;
+	case E_DEVICE:
+		device(r);
+		break;
+	case E_DEF:
+	case E_REF:
+		def_or_ref(r, el);
+		break;
+	default:
+		mapping(r, el);
+		break;
+	}
+	if (el == E_DEVICE || el == E_DEF)
+		r->open = el;
+	r->depth++;
+}
+
+static void XMLCALL on_end(void *ctx, const XML_Char *name)
+{
+	struct reader *r = ctx;
+	int el = element_of(name);
+	int s = 0;
+	if (r->status)
+		return;
+	if (el == E_SUPERBLOCK) {
+		r->in_superblock = false;
+		r->ended = true;
+		s = r->e->end_superblock(r->e->ctx);
+	} else {
+		r->depth--;
+		if (el == E_DEVICE)
+			s = r->e->end_device(r->e->ctx);
+		else if (el == E_DEF)
+			s = r->e->end_def(r->e->ctx);
+	}
+	if (s)
+		refused(r, s);
+}
+
+/* Only white space may stand between elements. */
+static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)
+{
+	struct reader *r = ctx;
+	for (int i = 0; i < len && !r->status; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+			stop(r, -EINVAL, "unexpected text '%.*s'",
+			     len - i > 20 ? 20 : len - i, s + i);
+}
+
+static int feed(struct reader *r, int fd)
+{
+	for (;;) {
+		void *buf = XML_GetBuffer(r->p, READ_CHUNK);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t n = read(fd, buf, READ_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = -errno;
+			snprintf(r->err->msg, sizeof(r->err->msg), "read failed: %s",
+				 strerror(errno));
+			return e;
+		}
+		if (XML_ParseBuffer(r->p, (int)n, n == 0) != XML_STATUS_OK) {
+			if (!r->status) /* expat's own complaint */
+				stop(r, -EINVAL, "%s",
+				     XML_ErrorString(XML_GetErrorCode(r->p)));
+			return r->status;
+		}
+		if (n == 0)
+			return 0;
+	}
+}
+
+int thin_xml_read(int fd, const struct dump_emitter *e, struct xml_error *err)
+{
+	struct reader r = { .e = e, .err = err };
+	memset(err, 0, sizeof(*err));
+	r.p = XML_ParserCreate(NULL);
+	if (!r.p)
+		return -ENOMEM;
+	XML_SetUserData(r.p, &r);
+	XML_SetElementHandler(r.p, on_start, on_end);
+	XML_SetCharacterDataHandler(r.p, on_text);
+	int s = feed(&r, fd);
+	if (!s && !r.seen_superblock) {
+		snprintf(err->msg, sizeof(err->msg), "no <superblock> in the input");
+		s = -EINVAL;
+	}
+	XML_ParserFree(r.p);
+	return s;
+}

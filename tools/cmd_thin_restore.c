@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * thin_restore: write thin-pool metadata from a thin_dump XML file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "thin_restore.h"
+#include "thin_xml.h"
+#include "tool.h"
+
+#define MIN_OUTPUT_SIZE 40960u
+
+static const char *const TOOL = "thin_restore";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: thin_restore [options]\n"
+		"Options:\n"
+		"  {-h|--help}\n"
+		"  {-i|--input} <input xml file>\n"
+		"  {-o|--output} <output device or file>\n"
+		"  {-q|--quiet}\n"
+		"  {--transaction-id} <n>\n"
+		"  {--data-block-size} <sectors>\n"
+		"  {--nr-data-blocks} <n>\n"
+		"  {-V|--version}\n");
+}
+
+enum { OPT_TRANSACTION = 256, OPT_DATA_BLOCK_SIZE, OPT_NR_DATA_BLOCKS };
+
+static const struct option long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "transaction-id", required_argument, NULL, OPT_TRANSACTION },
+	{ "data-block-size", required_argument, NULL, OPT_DATA_BLOCK_SIZE },
+	{ "nr-data-blocks", required_argument, NULL, OPT_NR_DATA_BLOCKS },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct restore_args {
+	struct thin_restore_opts o;
+	bool quiet;
+	const char *input, *output;
+};
+
+static int value(struct restore_args *a, const char *opt, bool *flag,
+		 uint64_t *v)
+{
+	*flag = true;
+	return tool_parse_u64(TOOL, a->quiet, opt, optarg, v) ? -1 : EXIT_USAGE;
+}
+
+static int parse_option(struct restore_args *a, int c, char **argv)
+{
+	struct thin_restore_opts *o = &a->o;
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		return tool_finish_stdout(EXIT_OK);
+	case 'V':
+		printf("%s\n", THINSNAP_VERSION);
+		return tool_finish_stdout(EXIT_OK);
+	case 'q':
+		return -1;
+	case 'i':
+		a->input = optarg;
+		return -1;
+	case 'o':
+		a->output = optarg;
+		return -1;
+	case OPT_TRANSACTION:
+		return value(a, "--transaction-id", &o->override_transaction,
+			     &o->transaction);
+	case OPT_DATA_BLOCK_SIZE:
+		return value(a, "--data-block-size", &o->override_data_block_size,
+			     &o->data_block_size);
+	case OPT_NR_DATA_BLOCKS:
+		return value(a, "--nr-data-blocks", &o->override_nr_data_blocks,
+			     &o->nr_data_blocks);
+	case ':':
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"option '%s' requires an argument",
+					argv[optind - 1]);
+	default:
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"unrecognized option '%s'", argv[optind - 1]);
+	}
+}
+
+static int parse(int argc, char **argv, struct restore_args *a)
+{
+	int c, r;
+	a->quiet = tool_quiet_requested(argc, argv);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVqi:o:", long_opts, NULL)) != -1)
+		if ((r = parse_option(a, c, argv)) >= 0)
+			return r;
+	if (optind < argc)
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"unexpected argument '%s'", argv[optind]);
+	if (!a->input)
+		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
+	if (!a->output)
+		return tool_usage_error(TOOL, usage, a->quiet, "No output file provided.");
+	return -1;
+}
+
+static int open_output(const struct restore_args *a, struct bdev *dev)
+{
+	int r = bdev_open(dev, a->output, BDEV_WRITE | BDEV_EXCL);
+	if (r == -ENOENT) {
+		tool_error(a->quiet, "Couldn't find output file '%s'", a->output);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EINVAL) {
+		tool_error(a->quiet, "Not a block device or regular file '%s'.",
+			   a->output);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EBUSY) {
+		tool_error(a->quiet, "Couldn't open '%s' exclusively: it is in use",
+			   a->output);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r) {
+		tool_error(a->quiet, "Couldn't open '%s': %s", a->output, strerror(-r));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (dev->size < MIN_OUTPUT_SIZE) {
+		tool_error(a->quiet, "Output file too small.");
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}
+
+static int restore(const struct restore_args *a, int in, struct bdev *out)
+{
+	struct thin_restorer *r;
+	struct dump_emitter e;
+	struct xml_error err;
+	int s = thin_restorer_create(&r, out, &a->o, &e);
+	if (s) {
+		tool_error(a->quiet, "%s: %s", a->output, strerror(-s));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	s = thin_xml_read(in, &e, &err);
+	if (s && err.line)
+		tool_error(a->quiet, "%s:%lu:%lu: %s", a->input, err.line,
+			   err.column, err.msg);
+	else if (s)
+		tool_error(a->quiet, "%s: %s", a->input, err.msg);
+	thin_restorer_destroy(r);
+	return s ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+}
+
+int cmd_thin_restore(int argc, char **argv)
+{
+	struct restore_args a = { 0 };
+	struct bdev out;
+	int status = parse(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	int in = open(a.input, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		if (errno == ENOENT)
+			tool_error(a.quiet, "Couldn't find input file '%s'", a.input);
+		else
+			tool_error(a.quiet, "Couldn't open input file '%s': %s",
+				   a.input, strerror(errno));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	status = open_output(&a, &out);
+	if (!status) {
+		status = restore(&a, in, &out);
+		bdev_close(&out);
+	}
+	close(in);
+	return status;
+}
