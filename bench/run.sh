@@ -5,7 +5,7 @@
 # with bench/gen_xml + Debian's thin_restore, then times Debian's
 # thin-provisioning-tools (0.9.0) against thinsnap on the same images.
 #
-# Usage: bench/run.sh [--runs N] [--rebuild] [small|medium|large|all ...]
+# Usage: bench/run.sh [--runs N] [--rebuild] [--restore] [small|medium|large|all ...]
 #        (default sizes: small medium)
 #
 # Environment:
@@ -27,11 +27,12 @@ GEN_SRC=$BENCH_DIR/gen_xml.c
 GEN=$WORK/gen_xml
 RUNS=3
 REBUILD=0
+WITH_RESTORE=0
 KIT_VERSION=1        # bump when the image recipe changes (cache key)
 
 usage() {
 	cat <<EOF
-Usage: bench/run.sh [--runs N] [--rebuild] [small|medium|large|all ...]
+Usage: bench/run.sh [--runs N] [--rebuild] [--restore] [small|medium|large|all ...]
 
 Times Debian's thin_check / thin_check --skip-mappings / thin_dump against
 thinsnap's on the same metadata image (page cache warm, best of N runs) and
@@ -45,6 +46,8 @@ Default: small medium.
 
   --runs N     timed runs per command, the best is reported (default 3)
   --rebuild    regenerate the cached images of the selected sizes
+  --restore    also time thin_restore of the size's XML (one run each after
+               a warm-up; Debian's takes about 3 minutes on large)
 
 Images are cached in \$BENCH_WORK (default bench/work/), keyed by their
 parameters.  THINSNAP_BIN (default build/bin) selects our binaries,
@@ -62,6 +65,7 @@ while [ $# -gt 0 ]; do
 	--runs) [ $# -ge 2 ] || die "--runs needs a value"; RUNS=$2; shift 2 ;;
 	--runs=*) RUNS=${1#--runs=}; shift ;;
 	--rebuild) REBUILD=1; shift ;;
+	--restore) WITH_RESTORE=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	small|medium|large) sizes+=("$1"); shift ;;
 	all) sizes+=(small medium large); shift ;;
@@ -147,6 +151,7 @@ prepare_image() {
 	IMG=$WORK/$size-$key.img
 	INFO=$WORK/$size-$key.info
 	xml=$WORK/$size-$key.xml
+	XMLF=$xml
 
 	if [ $REBUILD = 1 ]; then
 		rm -f "$IMG" "$INFO" "$xml"
@@ -296,6 +301,19 @@ for CUR_SIZE in "${sizes[@]}"; do
 	bench "thin_check --skip-mappings"
 	dcmd=("$D/thin_dump" "$IMG"); ocmd=("$O/thin_dump" --compat=0.9 "$IMG")
 	bench "thin_dump >/dev/null"
+	if [ "$WITH_RESTORE" = 1 ] && [ -f "$XMLF" ]; then
+		# one timed run each (Debian needs minutes on the large size)
+		rimg=$WORK/.restore-out.img
+		rm -f "$rimg"
+		truncate -s "$(stat -c %s "$IMG")" "$rimg"
+		saved_runs=$RUNS
+		RUNS=1
+		dcmd=("$D/thin_restore" -q -i "$XMLF" -o "$rimg")
+		ocmd=("$O/thin_restore" -q -i "$XMLF" -o "$rimg")
+		bench "thin_restore"
+		RUNS=$saved_runs
+		rm -f "$rimg"
+	fi
 
 	if [ $have_ours = 1 ]; then
 		set +e
