@@ -35,6 +35,7 @@ struct dump_run {
 	uint64_t data_begin;
 	uint64_t length;
 	uint32_t time;
+	uint32_t line, column;	/* where a parsed run came from (0: unknown) */
 };
 
 struct dump_emitter {
@@ -48,6 +49,9 @@ struct dump_emitter {
 	int (*run)(void *ctx, const struct dump_run *r);
 	/* Optional: why the last call failed (a consumer such as restore). */
 	const char *(*error)(void *ctx);
+	/* Optional: the input position of the run that failed, if it was not
+	 * the last event given (a consumer working behind its producer). */
+	bool (*error_position)(void *ctx, uint32_t *line, uint32_t *column);
 	void *ctx;
 };
 

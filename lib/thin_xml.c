@@ -65,11 +65,19 @@ static void stop(struct reader *r, int status, const char *fmt, ...)
 	XML_StopParser(r->p, XML_FALSE);
 }
 
-/* A consumer refused an event: use its explanation. */
+/* A consumer refused an event: use its explanation (and its position,
+ * when it refused an earlier run than the event just given). */
 static void refused(struct reader *r, int status)
 {
 	const char *why = r->e->error ? r->e->error(r->e->ctx) : NULL;
+	uint32_t line, column;
+	bool earlier = r->e->error_position &&
+		       r->e->error_position(r->e->ctx, &line, &column);
 	stop(r, status, "%s", why && *why ? why : strerror(-status));
+	if (earlier) {
+		r->err->line = line;
+		r->err->column = column;
+	}
 }
 
 static int element_of(const char *name)
@@ -208,6 +216,8 @@ static void mapping(struct reader *r, enum element el)
 	    !num(r, el, ti, UINT32_MAX, &t))
 		return;
 	run.time = (uint32_t)t;
+	run.line = (uint32_t)XML_GetCurrentLineNumber(r->p);
+	run.column = (uint32_t)XML_GetCurrentColumnNumber(r->p) + 1;
 	int s = r->e->run(r->e->ctx, &run);
 	if (s)
 		refused(r, s);
@@ -327,7 +337,8 @@ static int feed(struct reader *r, int fd)
 				 strerror(errno));
 			return e;
 		}
-		if (XML_ParseBuffer(r->p, (int)n, n == 0) != XML_STATUS_OK) {
+		if (XML_ParseBuffer(r->p, (int)n, n == 0) != XML_STATUS_OK ||
+		    r->status) {
 			if (!r->status) /* expat's own complaint */
 				stop(r, -EINVAL, "%s",
 				     XML_ErrorString(XML_GetErrorCode(r->p)));

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "event_queue.h"
 #include "thin_restore.h"
 #include "thin_xml.h"
 #include "tool.h"
@@ -145,15 +146,21 @@ static int open_output(const struct restore_args *a, struct bdev *dev)
 
 static int restore(const struct restore_args *a, int in, struct bdev *out)
 {
-	struct thin_restorer *r;
-	struct dump_emitter e;
+	struct thin_restorer *r = NULL;
+	struct event_queue *q = NULL;
+	struct dump_emitter e, up;
 	struct xml_error err;
 	int s = thin_restorer_create(&r, out, &a->o, &e);
+	if (!s)
+		/* parse on this thread, build the metadata on another */
+		s = event_queue_create(&q, &e, &up);
 	if (s) {
 		tool_error(a->quiet, "%s: %s", a->output, strerror(-s));
+		thin_restorer_destroy(r);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	s = thin_xml_read(in, &e, &err);
+	s = thin_xml_read(in, &up, &err);
+	event_queue_destroy(q);
 	if (s && err.line)
 		tool_error(a->quiet, "%s:%lu:%lu: %s", a->input, err.line,
 			   err.column, err.msg);
