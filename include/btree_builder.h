@@ -23,6 +23,8 @@
 struct btree_child_list {
 	uint64_t *keys;
 	uint64_t *blocks;
+	uint32_t *counts;	/* entries in each (leaves only) */
+	uint8_t *shared;	/* 1: spliced in, written by someone else */
 	uint64_t n, cap;
 };
 
@@ -35,6 +37,11 @@ struct btree_builder {
 	uint32_t nr;		 /* entries in it */
 	uint8_t *held;		 /* the last full leaf, not written yet */
 	bool have_held;
+	bool last_spliced;	 /* leaves' last entry is a spliced leaf */
+	/* called for each entry copied out of a leaf that was not shared
+	 * after all (see btree_builder_add_leaf) */
+	int (*copied)(void *ctx, uint64_t key, const uint8_t *value);
+	void *copied_ctx;
 	uint64_t nr_entries;	 /* entries added in total (spliced included) */
 	struct btree_child_list leaves;
 };
@@ -48,11 +55,16 @@ int btree_builder_add(struct btree_builder *b, uint64_t key,
 		      const void *value);
 
 /*
- * Append a leaf written elsewhere, whose first key is first_key and that
- * holds nr_entries entries: it ends the leaf being filled.
+ * Append a leaf written elsewhere (by this writer), whose first key is
+ * first_key and that holds nr_entries entries: it ends the leaf being
+ * filled.  To keep every node a third full, the leaf's entries are
+ * copied instead of sharing it when it is itself too small or when the
+ * leaf being filled is too small and has no full leaf before it; and a
+ * final leaf that is too small takes back the entries of a shared leaf
+ * before it.  b->copied is told of every entry copied that way.
  */
 int btree_builder_add_leaf(struct btree_builder *b, uint64_t first_key,
-			   uint64_t block, uint64_t nr_entries);
+			   uint64_t block, uint32_t nr_entries);
 
 /*
  * Write out the leaf being filled, if any.  Afterwards b->leaves lists

@@ -44,6 +44,9 @@ void md_writer_release(struct md_writer *w);
  */
 uint8_t *md_writer_new_block(struct md_writer *w, uint64_t *b);
 
+/* Read back a block written (or still buffered) earlier. */
+int md_writer_read(struct md_writer *w, uint64_t b, void *buf);
+
 /* Count one pointer to block b. */
 int md_writer_ref(struct md_writer *w, uint64_t b);
 

@@ -26,6 +26,8 @@ static void list_release(struct btree_child_list *l)
 {
 	free(l->keys);
 	free(l->blocks);
+	free(l->counts);
+	free(l->shared);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -37,7 +39,8 @@ void btree_builder_release(struct btree_builder *b)
 	list_release(&b->leaves);
 }
 
-static int list_push(struct btree_child_list *l, uint64_t key, uint64_t block)
+static int list_push(struct btree_child_list *l, uint64_t key, uint64_t block,
+		     uint32_t count, bool shared)
 {
 	if (l->n == l->cap) {
 		uint64_t cap = l->cap ? l->cap * 2 : 64;
@@ -49,9 +52,19 @@ static int list_push(struct btree_child_list *l, uint64_t key, uint64_t block)
 		if (!bl)
 			return -ENOMEM;
 		l->blocks = bl;
+		uint32_t *c = realloc(l->counts, cap * sizeof(*c));
+		if (!c)
+			return -ENOMEM;
+		l->counts = c;
+		uint8_t *sh = realloc(l->shared, cap * sizeof(*sh));
+		if (!sh)
+			return -ENOMEM;
+		l->shared = sh;
 		l->cap = cap;
 	}
 	l->keys[l->n] = key;
+	l->counts[l->n] = count;
+	l->shared[l->n] = shared;
 	l->blocks[l->n++] = block;
 	return 0;
 }
@@ -86,7 +99,8 @@ static int write_leaf(struct btree_builder *b, const uint8_t *leaf,
 	memcpy(blk, leaf, MD_BLOCK_SIZE);
 	node_header(blk, BTREE_NODE_LEAF, nr, b->max_entries, b->value_size);
 	block_seal(BK_BTREE_NODE, blk, block);
-	return list_push(&b->leaves, le64_load(leaf + BTREE_HEADER_SIZE), block);
+	return list_push(&b->leaves, le64_load(leaf + BTREE_HEADER_SIZE), block,
+			 nr, false);
 }
 
 /* Move the last k entries of the held leaf to the front of the current. */
@@ -102,10 +116,38 @@ static void shift_from_held(struct btree_builder *b, uint32_t k)
 	b->nr += k;
 }
 
+static int copy_leaf(struct btree_builder *b, uint64_t block);
+
+/*
+ * The leaf being filled is too small and has no full leaf before it, but
+ * a spliced leaf: take that leaf's entries back in front of ours.
+ */
+static int pull_back(struct btree_builder *b)
+{
+	uint8_t *mine = malloc(MD_BLOCK_SIZE);
+	uint32_t n = b->nr;
+	int r;
+	if (!mine)
+		return -ENOMEM;
+	memcpy(mine, b->leaf, MD_BLOCK_SIZE);
+	b->leaves.n--;
+	b->nr_entries -= b->leaves.counts[b->leaves.n] + n;
+	b->nr = 0;
+	r = copy_leaf(b, b->leaves.blocks[b->leaves.n]);
+	for (uint32_t i = 0; i < n && !r; i++)
+		r = btree_builder_add(b, le64_load(key_at(mine, i)),
+				      value_at(b, mine, i));
+	free(mine);
+	return r;
+}
+
 int btree_builder_close_leaf(struct btree_builder *b)
 {
 	uint32_t held_nr = b->max_entries, min = b->max_entries / 3;
 	int r = 0;
+	if (b->nr && b->nr < min && !b->have_held && b->last_spliced &&
+	    (r = pull_back(b)))
+		return r;
 	if (b->have_held && b->nr && b->nr < min) {
 		uint32_t k = (b->max_entries + b->nr) / 2 - b->nr;
 		shift_from_held(b, k);
@@ -151,6 +193,7 @@ int btree_builder_add(struct btree_builder *b, uint64_t key, const void *value)
 		memset(b->leaf, 0, MD_BLOCK_SIZE);
 	le64_store(key_at(b->leaf, b->nr), key);
 	memcpy(value_at(b, b->leaf, b->nr), value, b->value_size);
+	b->last_spliced = false;
 	b->nr++;
 	b->nr_entries++;
 	if (b->values_are_blocks)
@@ -158,14 +201,39 @@ int btree_builder_add(struct btree_builder *b, uint64_t key, const void *value)
 	return 0;
 }
 
-int btree_builder_add_leaf(struct btree_builder *b, uint64_t first_key,
-			   uint64_t block, uint64_t nr_entries)
+/* Add the entries of a leaf written earlier, as entries of our own. */
+static int copy_leaf(struct btree_builder *b, uint64_t block)
 {
+	uint8_t *blk = malloc(MD_BLOCK_SIZE);
+	struct btree_node n;
+	int r;
+	if (!blk)
+		return -ENOMEM;
+	r = md_writer_read(b->mw, block, blk);
+	btree_node_decode(&n, blk, block);
+	for (uint32_t i = 0; i < n.nr_entries && !r; i++) {
+		uint64_t key = btree_node_key(&n, i);
+		const uint8_t *v = btree_node_value(&n, i);
+		r = btree_builder_add(b, key, v);
+		if (!r && b->copied)
+			r = b->copied(b->copied_ctx, key, v);
+	}
+	free(blk);
+	return r;
+}
+
+int btree_builder_add_leaf(struct btree_builder *b, uint64_t first_key,
+			   uint64_t block, uint32_t nr_entries)
+{
+	uint32_t min = b->max_entries / 3;
+	if (nr_entries < min || (b->nr && b->nr < min && !b->have_held))
+		return copy_leaf(b, block);
 	int r = btree_builder_close_leaf(b);
 	if (r)
 		return r;
 	b->nr_entries += nr_entries;
-	return list_push(&b->leaves, first_key, block);
+	b->last_spliced = true;
+	return list_push(&b->leaves, first_key, block, nr_entries, true);
 }
 
 /* One level of internal nodes over `in`; counts the child pointers. */
@@ -191,7 +259,7 @@ static int build_level(struct btree_builder *b,
 				return r;
 		}
 		block_seal(BK_BTREE_NODE, blk, block);
-		int r = list_push(out, in->keys[i], block);
+		int r = list_push(out, in->keys[i], block, 0, false);
 		if (r)
 			return r;
 	}

@@ -54,6 +54,18 @@ uint8_t *md_writer_new_block(struct md_writer *w, uint64_t *b)
 	return p;
 }
 
+int md_writer_read(struct md_writer *w, uint64_t b, void *buf)
+{
+	if (b >= w->nr_blocks || b >= w->next)
+		return -ERANGE;
+	if (b >= w->buf_start && b < w->buf_start + w->nbuf) {
+		memcpy(buf, w->buf + (size_t)(b - w->buf_start) * MD_BLOCK_SIZE,
+		       MD_BLOCK_SIZE);
+		return 0;
+	}
+	return bdev_read(w->dev, b, 1, buf);
+}
+
 int md_writer_ref(struct md_writer *w, uint64_t b)
 {
 	if (b >= w->nr_blocks)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "block_validator.h"
+#include "btree.h"
 #include "btree_builder.h"
 #include "md_writer.h"
 #include "refcount.h"
@@ -43,11 +44,12 @@ struct thin_restorer {
 	struct md_writer mw;
 	struct refcount data;
 	struct thin_superblock sb;
-	bool have_sb, done;
+	bool have_sb, ended, done;
 	char err[256];
 
 	struct thin_dev_list devs;
 	struct id_set ids;
+	struct id_set counted;	/* shared leaves whose data has been counted */
 	struct def_table defs;
 
 	/* the device or def being built */
@@ -207,9 +209,19 @@ static int r_begin_superblock(void *ctx, const struct dump_superblock *s)
 					   : 0;
 }
 
+/* A mapping goes into a leaf of ours: its data block gains a reference. */
+static int count_data(void *ctx, uint64_t key, const uint8_t *value)
+{
+	struct thin_restorer *r = ctx;
+	(void)key;
+	return refcount_inc(&r->data, block_time_block(le64_load(value)));
+}
+
 static void start_tree(struct thin_restorer *r)
 {
 	btree_builder_init(&r->b, &r->mw, THIN_MAPPING_VALUE_SIZE, false);
+	r->b.copied = count_data;
+	r->b.copied_ctx = r;
 	r->have_last = false;
 	r->last_origin = 0;
 }
@@ -232,10 +244,45 @@ static int r_begin_device(void *ctx, uint64_t id, const struct thin_details *d)
 	return 0;
 }
 
+/*
+ * The data of a shared leaf counts once however many devices share it
+ * (FORMATS.md A.10.2), and not at all if none does in the end.
+ */
+static int count_shared_leaves(struct thin_restorer *r)
+{
+	const struct btree_child_list *l = &r->b.leaves;
+	uint8_t *blk = NULL;
+	int e = 0;
+	for (uint64_t i = 0; i < l->n && !e; i++) {
+		if (!l->shared[i])
+			continue;
+		e = id_add(&r->counted, l->blocks[i]);
+		if (e == -EEXIST) {
+			e = 0; /* counted for an earlier device */
+			continue;
+		}
+		if (e)
+			break;
+		if (!blk && !(blk = malloc(MD_BLOCK_SIZE)))
+			return -ENOMEM;
+		struct btree_node n;
+		e = md_writer_read(&r->mw, l->blocks[i], blk);
+		btree_node_decode(&n, blk, l->blocks[i]);
+		for (uint32_t k = 0; k < n.nr_entries && !e; k++)
+			e = count_data(r, 0, btree_node_value(&n, k));
+	}
+	free(blk);
+	return e;
+}
+
 static int r_end_device(void *ctx)
 {
 	struct thin_restorer *r = ctx;
-	int e = btree_builder_finish(&r->b, &r->cur.root);
+	int e = btree_builder_close_leaf(&r->b);
+	if (!e)
+		e = count_shared_leaves(r);
+	if (!e)
+		e = btree_builder_finish(&r->b, &r->cur.root);
 	r->cur.details.mapped_blocks = r->b.nr_entries;
 	btree_builder_release(&r->b);
 	r->in = IN_NONE;
@@ -298,7 +345,7 @@ static int r_ref(void *ctx, const char *name)
 	for (uint64_t i = 0; i < d->leaves.n; i++) {
 		int e = btree_builder_add_leaf(&r->b, d->leaves.keys[i],
 					       d->leaves.blocks[i],
-					       i ? 0 : d->nr_mappings);
+					       d->leaves.counts[i]);
 		if (e)
 			return fail(r, e, "%s", strerror(-e));
 	}
@@ -335,7 +382,8 @@ static int r_run(void *ctx, const struct dump_run *run)
 		uint8_t v[8];
 		le64_store(v, block_time_pack(run->data_begin + k, run->time));
 		int e = btree_builder_add(&r->b, run->origin_begin + k, v);
-		if (!e)
+		/* a def's data is counted when a device shares its leaves */
+		if (!e && r->in == IN_DEVICE)
 			e = refcount_inc(&r->data, run->data_begin + k);
 		if (e)
 			return fail(r, e, "%s", strerror(-e));
@@ -398,9 +446,17 @@ static int write_superblock(struct thin_restorer *r)
 static int r_end_superblock(void *ctx)
 {
 	struct thin_restorer *r = ctx;
-	int e;
 	if (r->in != IN_NONE)
 		return fail(r, -EINVAL, "superblock ends inside a device or def");
+	r->ended = true;
+	return 0;
+}
+
+int thin_restorer_commit(struct thin_restorer *r)
+{
+	int e;
+	if (!r->ended)
+		return fail(r, -EINVAL, "the input ended before </superblock>");
 	if ((e = write_device_trees(r)) ||
 	    (e = sm_write_data(&r->mw, &r->data, &r->sb.data_sm)) ||
 	    (e = md_writer_ref(&r->mw, 0)) ||
@@ -482,14 +538,22 @@ void thin_restorer_destroy(struct thin_restorer *r)
 	refcount_release(&r->data);
 	thin_dev_list_release(&r->devs);
 	free(r->ids.v);
+	free(r->counted.v);
 	for (uint64_t i = 0; i < r->defs.cap; i++) {
 		free(r->defs.v[i].name);
 		free(r->defs.v[i].leaves.keys);
 		free(r->defs.v[i].leaves.blocks);
+		free(r->defs.v[i].leaves.counts);
+		free(r->defs.v[i].leaves.shared);
 	}
 	free(r->defs.v);
 	btree_builder_release(&r->b);
 	free(r);
+}
+
+const char *thin_restorer_error(const struct thin_restorer *r)
+{
+	return r->err;
 }
 
 uint64_t thin_restorer_blocks_needed(const struct thin_restorer *r)

@@ -164,7 +164,8 @@ static bool in_regions_slow(struct rmapper *m, uint64_t d)
 
 static inline bool in_regions(struct rmapper *m, uint64_t d)
 {
-	return d - m->hint_lo < m->hint_len || (m->nreg > 1 && in_regions_slow(m, d));
+	return d - m->hint_lo < m->hint_len ||
+	       (m->nreg > 1 && in_regions_slow(m, d));
 }
 
 /* ---- the run array ---------------------------------------------------- */
@@ -438,7 +439,7 @@ static void sort_all(struct rrun *a, size_t n)
 		if (a[i].data > hi)
 			hi = a[i].data;
 	}
-	/* bits above the highest one in which the data begins differ are equal */
+	/* all data begins agree above the highest bit where lo and hi differ */
 	for (uint64_t x = lo ^ hi; x; x >>= 1)
 		bits++;
 	radix_sort(a, n, bits);
@@ -530,7 +531,7 @@ static int check_leaf(struct rmapper *m, const struct leaf_ref *ref,
 	btree_node_decode(&n, blk, ref->block);
 	p = btree_node_check_header(&n, THIN_MAPPING_VALUE_SIZE);
 	if (btree_problem_is_fatal(p) || !btree_node_is_leaf(&n) ||
-	    (p = btree_node_check_keys(&n, ref->lo, ref->hi, &bad)) != BP_NONE) {
+	    (p = btree_node_check_keys(&n, ref->lo, ref->hi, &bad))) {
 		damage(m, "%s: leaf %llu: %s", m->desc,
 		       (unsigned long long)ref->block,
 		       btree_node_is_leaf(&n) ? btree_problem_str(p)
@@ -556,7 +557,8 @@ static int flush_leaves(struct rmapper *m)
 		bufs[i] = m->leafbuf + (size_t)i * MD_BLOCK_SIZE;
 	}
 	bdev_read_scatter(m->dev, blocks, n, bufs, errs);
-	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, n, v);
+	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, n,
+			    v);
 	for (unsigned i = 0; i < n; i++) {
 		int r = check_leaf(m, &m->pend[i], bufs[i], errs[i], v[i]);
 		if (r)
@@ -582,7 +584,9 @@ static int on_problem(void *ctx, const struct btree_pos *pos,
 		return 0;
 	damage(m, "%s: block %llu: %s", m->desc, (unsigned long long)pos->block,
 	       btree_problem_str(p));
-	return p == BP_IO && (int64_t)detail < 0 ? (int)(int64_t)detail : -EILSEQ;
+	if (p == BP_IO && (int64_t)detail < 0)
+		return (int)(int64_t)detail;
+	return -EILSEQ;
 }
 
 static int on_enter(void *ctx, const struct btree_pos *pos)
@@ -641,14 +645,15 @@ static int walk_device(struct rmapper *m, uint64_t root)
 	unsigned height;
 	uint32_t entries;
 	uint64_t where;
-	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, 0, UINT64_MAX, 0, 0 };
+	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, 0, UINT64_MAX };
+	enum btree_problem p;
 	int r;
 
 	m->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
-	enum btree_problem p = btree_height(&m->w, root, &height, &entries, &where);
+	p = btree_height(&m->w, root, &height, &entries, &where);
 	if (p != BP_NONE) {
-		damage(m, "%s: block %llu: %s", m->desc, (unsigned long long)where,
-		       btree_problem_str(p));
+		damage(m, "%s: block %llu: %s", m->desc,
+		       (unsigned long long)where, btree_problem_str(p));
 		return -EILSEQ;
 	}
 	if (height == 1)
@@ -665,7 +670,8 @@ static int walk_device(struct rmapper *m, uint64_t root)
 static int walk_devices(struct rmapper *m)
 {
 	for (size_t i = 0; i < m->devs.n; i++) {
-		snprintf(m->desc, sizeof(m->desc), "mapping tree of device %llu",
+		snprintf(m->desc, sizeof(m->desc),
+			 "mapping tree of device %llu",
 			 (unsigned long long)m->devs.v[i].id);
 		m->cur_dev = (uint32_t)i;
 		m->cur.len = 0;
@@ -763,7 +769,8 @@ static int read_superblock(struct rmapper *m, struct thin_superblock *sb)
 	} else {
 		enum thin_sb_problem p = thin_sb_check(buf, 0, sb);
 		if (p != SBP_NONE) {
-			report(m->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
+			report(m->rep, REPORT_FATAL, "%s",
+			       thin_sb_problem_str(p));
 			r = -EILSEQ;
 		}
 	}

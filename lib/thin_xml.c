@@ -43,8 +43,8 @@ struct reader {
 	struct xml_error *err;
 	int status;
 	bool seen_superblock, in_superblock, ended;
-	enum element open; /* innermost open element below superblock */
-	unsigned depth;	   /* elements open below the superblock */
+	enum element stack[4]; /* open elements below the superblock */
+	unsigned depth;
 	const char *vals[8];
 };
 
@@ -223,38 +223,38 @@ static void mapping(struct reader *r, enum element el)
 		refused(r, s);
 }
 
-/* Where each element may appear: its parent (E_NR = the document). */
+/* Each element's only possible parent: the document, the superblock, a
+ * device (ref), a device or def (mappings).  Mappings and refs are empty. */
 static bool placed_well(struct reader *r, enum element el)
 {
-	const char *where = NULL;
+	int parent = r->depth ? (int)r->stack[r->depth - 1]
+			      : r->in_superblock ? E_SUPERBLOCK : -1;
+	bool ok;
 	switch (el) {
 	case E_SUPERBLOCK:
-		if (r->in_superblock || r->ended)
-			where = "inside the superblock or after it";
+		ok = parent == -1 && !r->ended;
 		break;
 	case E_DEVICE:
 	case E_DEF:
-		if (!r->in_superblock || r->depth)
-			where = r->depth ? (r->open == E_DEF ? "inside a <def>"
-							     : "inside a <device>")
-					 : "outside the <superblock>";
+		ok = parent == E_SUPERBLOCK;
 		break;
 	case E_REF:
-		if (!r->depth || r->open != E_DEVICE)
-			where = r->depth && r->open == E_DEF ? "inside a <def>"
-							     : "outside a <device>";
-		break;
-	case E_RANGE:
-	case E_SINGLE:
-		if (!r->depth || (r->open != E_DEVICE && r->open != E_DEF))
-			where = "outside a <device> or <def>";
+		ok = parent == E_DEVICE;
 		break;
 	default:
+		ok = parent == E_DEVICE || parent == E_DEF;
 		break;
 	}
-	if (where)
-		stop(r, -EINVAL, "<%s> %s", element_names[el], where);
-	return !where;
+	if (ok)
+		return true;
+	if (parent == -1)
+		stop(r, -EINVAL, "<%s> %s", element_names[el],
+		     el == E_SUPERBLOCK ? "after the superblock"
+					: "outside the <superblock>");
+	else
+		stop(r, -EINVAL, "<%s> inside <%s>", element_names[el],
+		     element_names[parent]);
+	return false;
 }
 
 static void XMLCALL on_start(void *ctx, const XML_Char *name,
@@ -285,9 +285,7 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		mapping(r, el);
 		break;
 	}
-	if (el == E_DEVICE || el == E_DEF)
-		r->open = el;
-	r->depth++;
+	r->stack[r->depth++] = el;
 }
 
 static void XMLCALL on_end(void *ctx, const XML_Char *name)

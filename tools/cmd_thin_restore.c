@@ -166,6 +166,9 @@ static int restore(const struct restore_args *a, int in, struct bdev *out)
 			   err.column, err.msg);
 	else if (s)
 		tool_error(a->quiet, "%s: %s", a->input, err.msg);
+	/* the whole document was good: only now does a pool appear */
+	if (!s && (s = thin_restorer_commit(r)))
+		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(r));
 	thin_restorer_destroy(r);
 	return s ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }

@@ -54,7 +54,8 @@ static int add_region(struct rmap_args *a, const char *s)
 	case RMAP_REGION_OK:
 		break;
 	case RMAP_REGION_END_LE_BEGIN:
-		tool_error(a->quiet, "%s: badly formed region '%s' (end <= begin)",
+		tool_error(a->quiet,
+			   "%s: badly formed region '%s' (end <= begin)",
 			   TOOL, s);
 		return EXIT_USAGE;
 	default:
@@ -94,7 +95,8 @@ static int parse_option(struct rmap_args *a, int c, char **argv)
 					argv[optind - 1]);
 	default:
 		return tool_usage_error(TOOL, usage, a->quiet,
-					"unrecognized option '%s'", argv[optind - 1]);
+					"unrecognized option '%s'",
+					argv[optind - 1]);
 	}
 }
 
@@ -108,9 +110,11 @@ static int parse(int argc, char **argv, struct rmap_args *a)
 		if ((r = parse_option(a, c, argv)) >= 0)
 			return r;
 	if (!a->nr_regions)
-		return tool_usage_error(TOOL, usage, a->quiet, "No regions provided.");
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"No regions provided.");
 	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"No input file provided.");
 	if (optind + 1 < argc)
 		return tool_usage_error(TOOL, usage, a->quiet,
 					"only one input file may be given");
@@ -119,8 +123,10 @@ static int parse(int argc, char **argv, struct rmap_args *a)
 }
 
 static const char DIGIT_PAIRS[] =
-	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"0001020304050607080910111213141516171819"
+	"2021222324252627282930313233343536373839"
+	"4041424344454647484950515253545556575859"
+	"6061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
 /* Decimal digits of v at p (two at a time); returns the end. */

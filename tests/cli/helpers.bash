@@ -795,3 +795,59 @@ check_ro() {
 zero_block() {
 	dd if=/dev/zero of="$1" bs=4096 seek="$2" count=1 conv=notrunc status=none
 }
+
+# ---------------------------------------------------------------------------
+# XML positions and def names (added for the thin_restore tests).
+#
+#   xml_canon_defs [FILE]       a 1.x dump with its def names replaced by
+#                               d0, d1, ... in order of first appearance
+#                               (in <def name=...> and <ref name=...>), so
+#                               dumps whose shared leaves sit at other block
+#                               numbers compare equal
+#   xml_pos FILE TEXT [N]       "LINE:COLUMN" (1-based, in bytes) of the
+#                               Nth (default first) occurrence of TEXT in
+#                               FILE; status 1 if there is none
+#   xml_end_pos FILE            "LINE:COLUMN" just past the last byte of
+#                               FILE: where expat reports a document that
+#                               ends too early
+
+xml_canon_defs() {
+	awk '
+	/^ *<(def|ref) name="/ {
+		i = index($0, "name=\"") + 6
+		rest = substr($0, i)
+		j = index(rest, "\"")
+		n = substr(rest, 1, j - 1)
+		if (!(n in canon)) canon[n] = "d" k++
+		print substr($0, 1, i - 1) canon[n] substr(rest, j)
+		next
+	}
+	{ print }
+	' "$@"
+}
+
+xml_pos() {
+	[ -f "$1" ] || { _ts_err "xml_pos: no such file: $1"; return 1; }
+	awk -v t="$2" -v n="${3:-1}" '
+	{
+		s = $0; off = 0
+		while ((i = index(s, t)) > 0) {
+			if (++c == n) { print NR ":" (off + i); found = 1; exit }
+			off += i; s = substr(s, i + 1)
+		}
+	}
+	END { if (!found) exit 1 }
+	' "$1" || { _ts_err "xml_pos: '$2' (occurrence ${3:-1}) not in $1"; return 1; }
+}
+
+xml_end_pos() {
+	local n last
+	[ -f "$1" ] || { _ts_err "xml_end_pos: no such file: $1"; return 1; }
+	n=$(wc -l <"$1") || return 1
+	if [ -s "$1" ] && [ "$(tail -c 1 -- "$1" | od -An -tx1 | tr -d ' ')" != 0a ]; then
+		last=$(tail -n 1 -- "$1")
+		echo "$((n + 1)):$((${#last} + 1))"
+	else
+		echo "$((n + 1)):1"
+	fi
+}
