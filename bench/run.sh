@@ -301,6 +301,11 @@ for CUR_SIZE in "${sizes[@]}"; do
 	bench "thin_check --skip-mappings"
 	dcmd=("$D/thin_dump" "$IMG"); ocmd=("$O/thin_dump" --compat=0.9 "$IMG")
 	bench "thin_dump >/dev/null"
+	# the whole data device: every mapping of the pool, reversed
+	nr_data=$(od -An -t u8 -j $((0x40)) -N 8 "$IMG" | tr -d ' ')
+	dcmd=("$D/thin_rmap" --region "0..$nr_data" "$IMG")
+	ocmd=("$O/thin_rmap" --region "0..$nr_data" "$IMG")
+	bench "thin_rmap (whole pool) >/dev/null"
 	if [ "$WITH_RESTORE" = 1 ] && [ -f "$XMLF" ]; then
 		# one timed run each (Debian needs minutes on the large size)
 		rimg=$WORK/.restore-out.img

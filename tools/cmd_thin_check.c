@@ -99,12 +99,6 @@ static int parse(int argc, char **argv, struct check_args *a)
 		case 'q':
 			a->quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return tool_finish_stdout(EXIT_OK);
-		case 'V':
-			printf("%s\n", THINSNAP_VERSION);
-			return tool_finish_stdout(EXIT_OK);
 		case 'm':
 			a->o.metadata_snap = true;
 			break;
@@ -135,14 +129,8 @@ static int parse(int argc, char **argv, struct check_args *a)
 					    &a->o.details_root))
 				return EXIT_USAGE;
 			break;
-		case ':':
-			return tool_usage_error(TOOL, usage, a->quiet,
-						"option '%s' requires an argument",
-						argv[optind - 1]);
 		default:
-			return tool_usage_error(TOOL, usage, a->quiet,
-						"unrecognized option '%s'",
-						argv[optind - 1]);
+			return tool_common_option(TOOL, usage, a->quiet, c, argv);
 		}
 	}
 	if (optind >= argc)

@@ -100,12 +100,6 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 {
 	struct thin_dump_opts *o = &a->o;
 	switch (c) {
-	case 'h':
-		usage(stdout);
-		return tool_finish_stdout(EXIT_OK);
-	case 'V':
-		printf("%s\n", THINSNAP_VERSION);
-		return tool_finish_stdout(EXIT_OK);
 	case 'q':
 		a->quiet = true;
 		return -1;
@@ -165,13 +159,8 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 						"--compat takes 1.3 or 0.9, not '%s'",
 						optarg);
 		return -1;
-	case ':':
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"option '%s' requires an argument",
-					argv[optind - 1]);
 	default:
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"unrecognized option '%s'", argv[optind - 1]);
+		return tool_common_option(TOOL, usage, a->quiet, c, argv);
 	}
 }
 

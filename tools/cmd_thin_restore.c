@@ -63,12 +63,6 @@ static int parse_option(struct restore_args *a, int c, char **argv)
 {
 	struct thin_restore_opts *o = &a->o;
 	switch (c) {
-	case 'h':
-		usage(stdout);
-		return tool_finish_stdout(EXIT_OK);
-	case 'V':
-		printf("%s\n", THINSNAP_VERSION);
-		return tool_finish_stdout(EXIT_OK);
 	case 'q':
 		return -1;
 	case 'i':
@@ -86,13 +80,8 @@ static int parse_option(struct restore_args *a, int c, char **argv)
 	case OPT_NR_DATA_BLOCKS:
 		return value(a, "--nr-data-blocks", &o->override_nr_data_blocks,
 			     &o->nr_data_blocks);
-	case ':':
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"option '%s' requires an argument",
-					argv[optind - 1]);
 	default:
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"unrecognized option '%s'", argv[optind - 1]);
+		return tool_common_option(TOOL, usage, a->quiet, c, argv);
 	}
 }
 

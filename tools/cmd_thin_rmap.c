@@ -78,25 +78,13 @@ static int add_region(struct rmap_args *a, const char *s)
 static int parse_option(struct rmap_args *a, int c, char **argv)
 {
 	switch (c) {
-	case 'h':
-		usage(stdout);
-		return tool_finish_stdout(EXIT_OK);
-	case 'V':
-		printf("%s\n", THINSNAP_VERSION);
-		return tool_finish_stdout(EXIT_OK);
 	case 'q':
 		a->quiet = true;
 		return -1;
 	case OPT_REGION:
 		return add_region(a, optarg);
-	case ':':
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"option '%s' requires an argument",
-					argv[optind - 1]);
 	default:
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"unrecognized option '%s'",
-					argv[optind - 1]);
+		return tool_common_option(TOOL, usage, a->quiet, c, argv);
 	}
 }
 

@@ -5,6 +5,7 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,26 @@ bad:
 		fprintf(stderr, "%s: invalid value '%s' for %s: expected an unsigned integer\n",
 			tool, s ? s : "", opt);
 	return false;
+}
+
+int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
+		       int c, char **argv)
+{
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		return tool_finish_stdout(EXIT_OK);
+	case 'V':
+		printf("%s\n", THINSNAP_VERSION);
+		return tool_finish_stdout(EXIT_OK);
+	case ':':
+		return tool_usage_error(tool, usage, quiet,
+					"option '%s' requires an argument",
+					argv[optind - 1]);
+	default:
+		return tool_usage_error(tool, usage, quiet,
+					"unrecognized option '%s'", argv[optind - 1]);
+	}
 }
 
 int tool_finish_stdout(int status)

@@ -55,6 +55,14 @@ int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
+ * The cases every command's option switch shares: 'h' (usage on stdout),
+ * 'V' (the version), ':' (missing argument) and anything else (unknown
+ * option).  Returns the exit status.
+ */
+int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
+		       int c, char **argv);
+
+/*
  * Open a binary metadata input with the upstream checks and messages:
  * missing file, not a file or device, busy device, smaller than one
  * block, XML.  Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
