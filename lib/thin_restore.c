@@ -404,7 +404,8 @@ static int write_device_trees(struct thin_restorer *r)
 {
 	struct btree_builder det, top;
 	int e = 0;
-	qsort(r->devs.v, r->devs.n, sizeof(*r->devs.v), cmp_dev);
+	if (r->devs.n)
+		qsort(r->devs.v, r->devs.n, sizeof(*r->devs.v), cmp_dev);
 	btree_builder_init(&det, &r->mw, THIN_DETAILS_VALUE_SIZE, false);
 	btree_builder_init(&top, &r->mw, THIN_MAPPING_VALUE_SIZE, true);
 	for (size_t i = 0; i < r->devs.n && !e; i++) {

@@ -5,7 +5,7 @@
 # installs them; otherwise it prints the command to run.
 set -e
 PKGS="build-essential clang pkg-config libexpat1-dev libzstd-dev libxml2-utils
-libcmocka-dev bats thin-provisioning-tools time"
+libcmocka-dev bats thin-provisioning-tools time strace"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "Run as root:"
 	echo "  apt-get update && apt-get install -y --no-install-recommends" $PKGS

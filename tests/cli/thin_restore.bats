@@ -1568,6 +1568,8 @@ need_strace() {
 	local ev n
 	need_strace
 	valid_copy "$d/out.img"
+	# LeakSanitizer cannot run under ptrace (make asan)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	strace -o "$d/log" -e trace=openat,write,writev,pwrite64,pwritev,pwritev2,fdatasync,fsync \
 		"$TR" -i "$TS_XML/snapshots.xml" -o "$d/out.img"
 	out_events "$d/log" "$d/out.img" >"$d/ev"
@@ -1593,6 +1595,8 @@ need_strace() {
 	need_strace
 	valid_copy "$d/out.img"
 	sed '$d' "$TS_XML/large-device.xml" >"$d/cut.xml"
+	# LeakSanitizer cannot run under ptrace (make asan)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	run -64 strace -o "$d/log" -e trace=openat,write,writev,pwrite64,pwritev,pwritev2,fdatasync,fsync \
 		"$TR" -i "$d/cut.xml" -o "$d/out.img"
 	out_events "$d/log" "$d/out.img" >"$d/ev"
