@@ -851,3 +851,64 @@ xml_end_pos() {
 		echo "$((n + 1)):1"
 	fi
 }
+
+# ---------------------------------------------------------------------------
+# Running a tool: exit status, stdout, stderr, and the input left unchanged.
+
+# run_to PROG WANT OUT ARGS...: run PROG ARGS (timeout 60) with stdout in
+# the file OUT and stderr in $stderr; expect exit status WANT and the input
+# (the last argument, when it is a regular file) unchanged.
+run_to() {
+	local prog=$1 want=$2 out=$3 input sha="" rc=0
+	shift 3
+	input=${!#}
+	if [ $# -gt 0 ] && [ -f "$input" ]; then
+		sha=$(sha_of "$input")
+	fi
+	timeout 60 "$prog" "$@" >"$out" 2>"$BATS_TEST_TMPDIR/stderr" || rc=$?
+	stderr=$(<"$BATS_TEST_TMPDIR/stderr")
+	if [ -n "$sha" ] && [ "$(sha_of "$input")" != "$sha" ]; then
+		echo "$prog $*: the input $input was modified" >&2
+		return 1
+	fi
+	if [ "$rc" != "$want" ]; then
+		echo "$prog $*: exit status $rc, expected $want" >&2
+		echo "stderr: $stderr" >&2
+		return 1
+	fi
+}
+
+# run_prog PROG WANT ARGS...: bats `run` of PROG ARGS ($output, $lines,
+# $stderr) expecting status WANT, input (the last argument) unchanged.
+# $output loses trailing newlines: byte-exact comparisons use run_to.
+run_prog() {
+	local prog=$1 want=$2 input sha=""
+	shift 2
+	input=${!#}
+	if [ $# -gt 0 ] && [ -f "$input" ]; then
+		sha=$(sha_of "$input")
+	fi
+	run "-$want" --separate-stderr timeout 60 "$prog" "$@"
+	if [ -n "$sha" ]; then
+		[ "$(sha_of "$input")" = "$sha" ] || {
+			echo "the input $input was modified" >&2
+			return 1
+		}
+	fi
+}
+
+# refute CMD...: fail if CMD succeeds (a bare `! CMD` does not fail a bats
+# test unless it is the last command)
+refute() {
+	if "$@"; then
+		echo "expected to fail: $*" >&2
+		return 1
+	fi
+}
+
+# same_file A B: byte-identical, else show the start of the difference
+same_file() {
+	cmp -- "$1" "$2" && return 0
+	diff -- "$1" "$2" | head -n 20 >&2
+	return 1
+}

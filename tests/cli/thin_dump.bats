@@ -27,67 +27,11 @@ setup() {
 	d=$BATS_TEST_TMPDIR
 }
 
-# _run_to PROG WANT OUT ARGS...: run PROG ARGS (timeout 60) with stdout in
-# the file OUT and stderr in $stderr; expect exit status WANT and the input
-# (the last argument, when it is a regular file) unchanged.
-_run_to() {
-	local prog=$1 want=$2 out=$3 input sha="" rc=0
-	shift 3
-	input=${!#}
-	if [ $# -gt 0 ] && [ -f "$input" ]; then
-		sha=$(sha_of "$input")
-	fi
-	timeout 60 "$prog" "$@" >"$out" 2>"$BATS_TEST_TMPDIR/stderr" || rc=$?
-	stderr=$(<"$BATS_TEST_TMPDIR/stderr")
-	if [ -n "$sha" ] && [ "$(sha_of "$input")" != "$sha" ]; then
-		echo "$prog $*: the input $input was modified" >&2
-		return 1
-	fi
-	if [ "$rc" != "$want" ]; then
-		echo "$prog $*: exit status $rc, expected $want" >&2
-		echo "stderr: $stderr" >&2
-		return 1
-	fi
-}
-
 # td WANT OUT ARGS... / deb WANT OUT ARGS...: thinsnap's / Debian's thin_dump
-td() { _run_to "$TD" "$@"; }
-deb() { _run_to "$DEB_TD" "$@"; }
-
-# td_run WANT ARGS...: bats `run` of thin_dump (stdout in $output, stderr in
-# $stderr), input unchanged.  For the error cases: $output loses trailing
-# newlines, so byte-exact comparisons use td.
-td_run() {
-	local want=$1 input sha=""
-	shift
-	input=${!#}
-	if [ $# -gt 0 ] && [ -f "$input" ]; then
-		sha=$(sha_of "$input")
-	fi
-	run "-$want" --separate-stderr timeout 60 "$TD" "$@"
-	if [ -n "$sha" ]; then
-		[ "$(sha_of "$input")" = "$sha" ] || {
-			echo "the input $input was modified" >&2
-			return 1
-		}
-	fi
-}
-
-# refute CMD...: fail if CMD succeeds (a bare `! CMD` does not fail a bats
-# test unless it is the last command)
-refute() {
-	if "$@"; then
-		echo "expected to fail: $*" >&2
-		return 1
-	fi
-}
-
-# same_file A B: byte-identical, else show the start of the difference
-same_file() {
-	cmp -- "$1" "$2" && return 0
-	diff -- "$1" "$2" | head -n 20 >&2
-	return 1
-}
+td() { run_to "$TD" "$@"; }
+deb() { run_to "$DEB_TD" "$@"; }
+# td_run WANT ARGS...: bats `run` of thin_dump, input unchanged
+td_run() { run_prog "$TD" "$@"; }
 
 # to_1x FILE: the 1.x layout of a 0.9.0 dump without shared leaves: no
 # flags="0" on the first line, no newline after </superblock>.  FILE must
@@ -792,18 +736,18 @@ map" ]
 		# shellcheck disable=SC2086
 		td 0 "$d/a" $args "$img"
 		# shellcheck disable=SC2086
-		_run_to "$THINSNAP" 0 "$d/b" thin_dump $args "$img"
+		run_to "$THINSNAP" 0 "$d/b" thin_dump $args "$img"
 		same_file "$d/a" "$d/b"
 	done
-	_run_to "$THINSNAP" 0 "$d/v" thin_dump -V
+	run_to "$THINSNAP" 0 "$d/v" thin_dump -V
 	[ "$(cat "$d/v")" = 1.0.0 ]
-	_run_to "$THINSNAP" 64 "$d/e" thin_dump "$d/nonexistent"
+	run_to "$THINSNAP" 64 "$d/e" thin_dump "$d/nonexistent"
 	[ "$stderr" = "Couldn't find input file '$d/nonexistent'" ]
-	_run_to "$THINSNAP" 64 "$d/e" thin_dump --dev-id 1 "$img"
+	run_to "$THINSNAP" 64 "$d/e" thin_dump --dev-id 1 "$img"
 	[ "$stderr" = "no device with id 1" ]
-	_run_to "$THINSNAP" 2 "$d/e" thin_dump --bogus "$img"
+	run_to "$THINSNAP" 2 "$d/e" thin_dump --bogus "$img"
 	[ ! -s "$d/e" ]
-	_run_to "$THINSNAP" 0 "$d/h" thin_dump -h
+	run_to "$THINSNAP" 0 "$d/h" thin_dump -h
 	[ "$(head -n 1 "$d/h")" = "$USAGE_FIRST" ]
 }
 

@@ -83,22 +83,6 @@ new_out() {
 	truncate -s "${2:-8M}" -- "$1"
 }
 
-# refute CMD...: fail if CMD succeeds (a bare `! CMD` does not fail a bats
-# test unless it is the last command)
-refute() {
-	if "$@"; then
-		echo "expected to fail: $*" >&2
-		return 1
-	fi
-}
-
-# same_file A B: byte-identical, else show the start of the difference
-same_file() {
-	cmp -- "$1" "$2" && return 0
-	diff -- "$1" "$2" | head -n 20 >&2
-	return 1
-}
-
 # block0_zero FILE: the first 4 KiB of FILE are all zero
 block0_zero() {
 	cmp -n 4096 -- "$1" /dev/zero || {

@@ -35,67 +35,12 @@ setup() {
 	d=$BATS_TEST_TMPDIR
 }
 
-# _run_to PROG WANT OUT ARGS...: run PROG ARGS (timeout 60) with stdout in
-# the file OUT and stderr in $stderr; expect exit status WANT and the input
-# (the last argument, when it is a regular file) unchanged.
-_run_to() {
-	local prog=$1 want=$2 out=$3 input sha="" rc=0
-	shift 3
-	input=${!#}
-	if [ $# -gt 0 ] && [ -f "$input" ]; then
-		sha=$(sha_of "$input")
-	fi
-	timeout 60 "$prog" "$@" >"$out" 2>"$BATS_TEST_TMPDIR/stderr" || rc=$?
-	stderr=$(<"$BATS_TEST_TMPDIR/stderr")
-	if [ -n "$sha" ] && [ "$(sha_of "$input")" != "$sha" ]; then
-		echo "$prog $*: the input $input was modified" >&2
-		return 1
-	fi
-	if [ "$rc" != "$want" ]; then
-		echo "$prog $*: exit status $rc, expected $want" >&2
-		echo "stderr: $stderr" >&2
-		return 1
-	fi
-}
-
 # tr_to WANT OUT ARGS... / deb_to WANT OUT ARGS...: thinsnap's / Debian's
 # thin_rmap
-tr_to() { _run_to "$TR" "$@"; }
-deb_to() { _run_to "$DEB_TR" "$@"; }
-
-# tr_run WANT ARGS...: bats `run` of thin_rmap ($output, $lines, $stderr),
-# input unchanged
-tr_run() {
-	local want=$1 input sha=""
-	shift
-	input=${!#}
-	if [ $# -gt 0 ] && [ -f "$input" ]; then
-		sha=$(sha_of "$input")
-	fi
-	run "-$want" --separate-stderr timeout 60 "$TR" "$@"
-	if [ -n "$sha" ]; then
-		[ "$(sha_of "$input")" = "$sha" ] || {
-			echo "the input $input was modified" >&2
-			return 1
-		}
-	fi
-}
-
-# refute CMD...: fail if CMD succeeds (a bare `! CMD` does not fail a bats
-# test unless it is the last command)
-refute() {
-	if "$@"; then
-		echo "expected to fail: $*" >&2
-		return 1
-	fi
-}
-
-# same_file A B: byte-identical, else show the start of the difference
-same_file() {
-	cmp -- "$1" "$2" && return 0
-	diff -- "$1" "$2" | head -n 20 >&2
-	return 1
-}
+tr_to() { run_to "$TR" "$@"; }
+deb_to() { run_to "$DEB_TR" "$@"; }
+# tr_run WANT ARGS...: bats `run` of thin_rmap, input unchanged
+tr_run() { run_prog "$TR" "$@"; }
 
 # rmap_sort FILE: rmap lines sorted by (data begin, data end, device, thin
 # begin), numerically
@@ -343,7 +288,7 @@ data 55..60 -> thin(4) 55..60' ]
 	for f in one-device runs-singles snapshots many-devices large-device; do
 		img=$(mkimg "$f.xml")
 		n=$(fixture_attr "$f.xml" nr_data_blocks)
-		_run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
+		run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
 		tr_to 0 "$d/ours" --region "0..$n" "$img"
 		rmap_model "0..$n" "$d/dump.xml" >"$d/model"
 		same_file "$d/ours" "$d/model"
@@ -386,7 +331,7 @@ data 4..29 -> thin(7) 4..29' ]
 	grep -F -x -f "$d/want8" "$d/out" >"$d/have8"
 	same_file "$d/have8" "$d/want8"
 	# the same as a model built from the full dump of both devices
-	_run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
+	run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
 	rmap_model "0..$n" "$d/dump.xml" >"$d/model"
 	same_file "$d/out" "$d/model"
 	# and sorted by (data, device)
@@ -445,7 +390,7 @@ data 106..110 -> thin(1) 6..10' ]
 @test "shared leaves: a region inside the shared part" {
 	local img fresh out
 	snap_image
-	_run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
+	run_to "$TD" 0 "$d/dump.xml" --compat=0.9 "$img"
 	tr_to 0 "$d/out" --region 29..46 --region 5000..5100 "$img"
 	rmap_model "29..46 5000..5100" "$d/dump.xml" >"$d/model"
 	same_file "$d/out" "$d/model"
@@ -590,9 +535,9 @@ Where:
 	local img
 	img=$(mkimg snapshots.xml)
 	tr_to 0 "$d/a" --region 0..1000 "$img"
-	_run_to "$THINSNAP" 0 "$d/b" thin_rmap --region 0..1000 "$img"
+	run_to "$THINSNAP" 0 "$d/b" thin_rmap --region 0..1000 "$img"
 	same_file "$d/a" "$d/b"
-	_run_to "$THINSNAP" 2 "$d/c" thin_rmap --region 5..5 "$img"
+	run_to "$THINSNAP" 2 "$d/c" thin_rmap --region 5..5 "$img"
 	[ "$stderr" = "thin_rmap: badly formed region '5..5' (end <= begin)" ]
 }
 
