@@ -66,6 +66,13 @@ int bdev_read(struct bdev *dev, uint64_t block, unsigned count, void *buf);
 int bdev_read_scatter(struct bdev *dev, const uint64_t *blocks, unsigned n,
 		      void *const *bufs, int *errs);
 
+/*
+ * Read len bytes at byte offset off (any alignment; buffered devices
+ * only, or aligned arguments with O_DIRECT).  -ERANGE if the range goes
+ * past the end of the device.
+ */
+int bdev_pread(struct bdev *dev, uint64_t off, size_t len, void *buf);
+
 /* Ask the kernel to start reading a run of blocks in the background. */
 void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count);
 

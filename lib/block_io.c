@@ -115,6 +115,14 @@ int bdev_read(struct bdev *dev, uint64_t block, unsigned count, void *buf)
 	return preadv_full(dev, &iov, 1, (off_t)(block << MD_BLOCK_SHIFT));
 }
 
+int bdev_pread(struct bdev *dev, uint64_t off, size_t len, void *buf)
+{
+	if (off > dev->size || len > dev->size - off)
+		return -ERANGE;
+	struct iovec iov = { buf, len };
+	return preadv_full(dev, &iov, 1, (off_t)off);
+}
+
 struct scatter_ent {
 	uint64_t block;
 	unsigned idx;

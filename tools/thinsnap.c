@@ -13,6 +13,7 @@ static const struct command commands[] = {
 	{ "thin_dump", cmd_thin_dump },
 	{ "thin_restore", cmd_thin_restore },
 	{ "thin_rmap", cmd_thin_rmap },
+	{ "snap_check", cmd_snap_check },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -99,8 +99,8 @@ int tool_finish_stdout(int status)
 	return status;
 }
 
-int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
-		       struct bdev *dev)
+int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
+		    struct bdev *dev)
 {
 	int r = bdev_open(dev, path, bdev_flags);
 	if (r == -ENOENT) {
@@ -121,6 +121,15 @@ int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		tool_error(quiet, "Couldn't open '%s': %s", path, strerror(-r));
 		return EXIT_FAILURE_RUNTIME;
 	}
+	return 0;
+}
+
+int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
+		       struct bdev *dev)
+{
+	int r = tool_open_input(path, bdev_flags, quiet, dev);
+	if (r)
+		return r;
 	if (dev->size < MD_BLOCK_SIZE) {
 		tool_error(quiet, "Metadata device/file too small.  Is this binary metadata?");
 		bdev_close(dev);

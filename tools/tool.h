@@ -30,6 +30,7 @@ int cmd_thin_check(int argc, char **argv);
 int cmd_thin_dump(int argc, char **argv);
 int cmd_thin_restore(int argc, char **argv);
 int cmd_thin_rmap(int argc, char **argv);
+int cmd_snap_check(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */
@@ -61,6 +62,14 @@ int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
  */
 int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
 		       int c, char **argv);
+
+/*
+ * Open an input device or file with upstream's messages for a missing
+ * file, something that is neither a file nor a block device, and a busy
+ * device.  Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
+		    struct bdev *dev);
 
 /*
  * Open a binary metadata input with the upstream checks and messages:
