@@ -14,6 +14,7 @@ static const struct command commands[] = {
 	{ "thin_restore", cmd_thin_restore },
 	{ "thin_rmap", cmd_thin_rmap },
 	{ "snap_check", cmd_snap_check },
+	{ "snap_dump", cmd_snap_dump },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -31,6 +31,7 @@ int cmd_thin_dump(int argc, char **argv);
 int cmd_thin_restore(int argc, char **argv);
 int cmd_thin_rmap(int argc, char **argv);
 int cmd_snap_check(int argc, char **argv);
+int cmd_snap_dump(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */

@@ -12,7 +12,7 @@
 
 load helpers
 
-TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check"
+TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check snap_dump"
 
 setup() {
 	TOP=$BATS_TEST_DIRNAME/../..
@@ -286,7 +286,7 @@ expect_reply_set() {
 	cmds=$("$TS_BIN/../thinsnap" -h | sed -n 's/^  \([a-z_]*\)$/\1/p' | tr '\n' ' ')
 	expect_reply_set "$cmds" thinsnap ""
 	expect_reply_set "$(tr ' ' '\n' <<<"$cmds" | grep '^thin_' | tr '\n' ' ')" thinsnap thin_
-	expect_reply "snap_check" thinsnap snap_
+	expect_reply "snap_check snap_dump" thinsnap snap_
 	expect_reply "thin_dump" thinsnap thin_d
 	expect_reply "-h --help -V --version" thinsnap -
 	expect_reply "--format" thinsnap thin_dump --f
