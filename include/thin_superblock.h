@@ -76,6 +76,15 @@ bool thin_looks_like_xml(const void *buf, unsigned len);
 
 
 struct bdev;
+
+/*
+ * Read block `where` and check it as a superblock (thin_sb_check()).
+ * Returns 0 with the verdict in *p, or a negative errno (the block could
+ * not be read, or no memory) with *p untouched.
+ */
+int thin_sb_read(struct bdev *dev, uint64_t where, struct thin_superblock *sb,
+		 enum thin_sb_problem *p);
+
 /*
  * Clear flag bits in the live superblock on disk: re-read block 0,
  * check it, rewrite it with the bits cleared and a new checksum, sync.

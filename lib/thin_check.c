@@ -433,25 +433,23 @@ static int walk_device_trees(struct checker *c, uint64_t details_root,
 static int read_sb_copy(struct checker *c, uint64_t where,
 			struct thin_superblock *sb)
 {
-	uint8_t *buf = bdev_alloc_buf(1);
-	int r = -ENOMEM;
-	if (!buf)
+	enum thin_sb_problem p;
+	int r = where == 0 || where >= c->md_nr ? -ERANGE
+						: thin_sb_read(c->dev, where, sb, &p);
+	if (r == -ENOMEM)
 		return r;
-	if (where == 0 || where >= c->md_nr || bdev_read(c->dev, where, 1, buf)) {
+	if (r) {
 		report(c->rep, REPORT_FATAL,
 		       "metadata snapshot: superblock copy at block %llu is outside the metadata device",
 		       (unsigned long long)where);
-		r = -ERANGE;
-	} else {
-		enum thin_sb_problem p = thin_sb_check(buf, where, sb);
-		r = p == SBP_NONE ? 0 : -EILSEQ;
-		if (r)
-			report(c->rep, REPORT_FATAL,
-			       "metadata snapshot: superblock copy at block %llu: %s",
-			       (unsigned long long)where, thin_sb_problem_str(p));
+		return -ERANGE;
 	}
-	bdev_free_buf(buf);
-	return r;
+	if (p == SBP_NONE)
+		return 0;
+	report(c->rep, REPORT_FATAL,
+	       "metadata snapshot: superblock copy at block %llu: %s",
+	       (unsigned long long)where, thin_sb_problem_str(p));
+	return -EILSEQ;
 }
 
 static int check_metadata_snap(struct checker *c)
@@ -641,20 +639,12 @@ static bool check_sizes(struct checker *c)
 
 static int read_superblock(struct checker *c)
 {
-	uint8_t *buf = bdev_alloc_buf(1);
-	int r;
-	if (!buf)
-		return -ENOMEM;
-	r = bdev_read(c->dev, 0, 1, buf);
-	if (!r) {
-		enum thin_sb_problem p = thin_sb_check(buf, 0, &c->sb);
-		if (p != SBP_NONE) {
-			report(c->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
-			r = -EILSEQ;
-		}
-	}
-	bdev_free_buf(buf);
-	return r;
+	enum thin_sb_problem p;
+	int r = thin_sb_read(c->dev, 0, &c->sb, &p);
+	if (r || p == SBP_NONE)
+		return r;
+	report(c->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
+	return -EILSEQ;
 }
 
 static void sb_warnings(struct checker *c)

@@ -604,28 +604,19 @@ static void fill_superblock(const struct dumper *d, struct dump_superblock *s)
 
 static int read_sb(struct dumper *d, uint64_t where, struct thin_superblock *sb)
 {
-	uint8_t *buf = bdev_alloc_buf(1);
-	int r;
-	if (!buf)
-		return -ENOMEM;
-	r = bdev_read(d->dev, where, 1, buf);
-	if (r) {
+	enum thin_sb_problem p;
+	int r = thin_sb_read(d->dev, where, sb, &p);
+	if (r && r != -ENOMEM)
 		report(d->rep, REPORT_FATAL, "superblock at block %llu cannot be read",
 		       (unsigned long long)where);
-	} else {
-		enum thin_sb_problem p = thin_sb_check(buf, where, sb);
-		if (p != SBP_NONE) {
-			if (where)
-				report(d->rep, REPORT_FATAL,
-				       "metadata snapshot at block %llu: %s",
-				       (unsigned long long)where, thin_sb_problem_str(p));
-			else
-				report(d->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
-			r = -EILSEQ;
-		}
-	}
-	bdev_free_buf(buf);
-	return r;
+	if (r || p == SBP_NONE)
+		return r;
+	if (where)
+		report(d->rep, REPORT_FATAL, "metadata snapshot at block %llu: %s",
+		       (unsigned long long)where, thin_sb_problem_str(p));
+	else
+		report(d->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
+	return -EILSEQ;
 }
 
 static int open_roots(struct dumper *d)

@@ -759,23 +759,14 @@ static int report_runs(struct rmapper *m, thin_rmap_fn fn, void *ctx,
 
 static int read_superblock(struct rmapper *m, struct thin_superblock *sb)
 {
-	uint8_t *buf = bdev_alloc_buf(1);
-	int r;
-	if (!buf)
-		return -ENOMEM;
-	r = bdev_read(m->dev, 0, 1, buf);
-	if (r) {
+	enum thin_sb_problem p;
+	int r = thin_sb_read(m->dev, 0, sb, &p);
+	if (r && r != -ENOMEM)
 		report(m->rep, REPORT_FATAL, "superblock cannot be read");
-	} else {
-		enum thin_sb_problem p = thin_sb_check(buf, 0, sb);
-		if (p != SBP_NONE) {
-			report(m->rep, REPORT_FATAL, "%s",
-			       thin_sb_problem_str(p));
-			r = -EILSEQ;
-		}
-	}
-	bdev_free_buf(buf);
-	return r;
+	if (r || p == SBP_NONE)
+		return r;
+	report(m->rep, REPORT_FATAL, "%s", thin_sb_problem_str(p));
+	return -EILSEQ;
 }
 
 static int run(struct rmapper *m, thin_rmap_fn fn, void *ctx,

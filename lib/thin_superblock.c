@@ -125,6 +125,20 @@ bool thin_looks_like_xml(const void *buf, unsigned len)
 	       (len - i >= 4 && !memcmp(p + i, "<!--", 4));
 }
 
+int thin_sb_read(struct bdev *dev, uint64_t where, struct thin_superblock *sb,
+		 enum thin_sb_problem *p)
+{
+	uint8_t *buf = bdev_alloc_buf(1);
+	int r;
+	if (!buf)
+		return -ENOMEM;
+	r = bdev_read(dev, where, 1, buf);
+	if (!r)
+		*p = thin_sb_check(buf, where, sb);
+	bdev_free_buf(buf);
+	return r;
+}
+
 int thin_sb_clear_flags(struct bdev *dev, uint32_t bits)
 {
 	struct thin_superblock sb;
