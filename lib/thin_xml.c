@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * thin_dump XML reader on libexpat.
+ * thin_dump XML reader on libexpat: checks the document against the dump
+ * grammar and gives its content to an emitter.  Can start mid-document
+ * (thin_xml_reader.h); thin_xml_parallel.c decides where.
  */
-#include "thin_xml.h"
+#include "thin_xml_reader.h"
 
 #include <errno.h>
 #include <expat.h>
@@ -12,8 +14,6 @@
 #include <unistd.h>
 
 #define READ_CHUNK (1u << 20)
-
-enum element { E_SUPERBLOCK, E_DEVICE, E_DEF, E_REF, E_RANGE, E_SINGLE, E_NR };
 
 static const char *const element_names[E_NR] = {
 	"superblock", "device", "def", "ref", "range_mapping", "single_mapping",
@@ -42,11 +42,36 @@ struct reader {
 	const struct dump_emitter *e;
 	struct xml_error *err;
 	int status;
-	bool seen_superblock, in_superblock, ended;
-	enum element stack[4]; /* open elements below the superblock */
-	unsigned depth;
+	struct xml_context c;
 	const char *vals[8];
+	struct xml_position at;	    /* of the element being handled */
+	struct xml_position *pos;   /* copy of it for the emitter, or NULL */
+	unsigned long line_base;    /* document lines before the input */
+	unsigned prefix_lines;	    /* lines of synthetic start tags */
+	unsigned swallow_starts, swallow_ends; /* synthetic events left */
+	XML_Index real_end;	    /* synthetic end tags from here; -1: none */
+	unsigned free_levels;	    /* open from the start, names not relied on */
 };
+
+static void locate(struct reader *r)
+{
+	r->at.line = (uint32_t)(XML_GetCurrentLineNumber(r->p) -
+				r->prefix_lines + r->line_base);
+	r->at.column = (uint32_t)XML_GetCurrentColumnNumber(r->p) + 1;
+	if (r->pos)
+		*r->pos = r->at;
+}
+
+/* An event from the synthetic prefix or suffix, not from the input. */
+static bool synthetic(struct reader *r, bool start)
+{
+	unsigned *left = start ? &r->swallow_starts : &r->swallow_ends;
+	if (*left) {
+		(*left)--;
+		return true;
+	}
+	return r->real_end >= 0 && XML_GetCurrentByteIndex(r->p) >= r->real_end;
+}
 
 static void stop(struct reader *r, int status, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -57,27 +82,49 @@ static void stop(struct reader *r, int status, const char *fmt, ...)
 	if (r->status)
 		return;
 	r->status = status;
-	r->err->line = XML_GetCurrentLineNumber(r->p);
-	r->err->column = XML_GetCurrentColumnNumber(r->p) + 1;
+	locate(r);
+	r->err->line = r->at.line;
+	r->err->column = r->at.column;
 	va_start(ap, fmt);
 	vsnprintf(r->err->msg, sizeof(r->err->msg), fmt, ap);
 	va_end(ap);
 	XML_StopParser(r->p, XML_FALSE);
 }
 
-/* A consumer refused an event: use its explanation (and its position,
- * when it refused an earlier run than the event just given). */
+void xml_refusal(const struct dump_emitter *e, int status,
+		 const struct xml_position *pos, struct xml_error *err)
+{
+	const char *why = e->error ? e->error(e->ctx) : NULL;
+	uint32_t line = pos->line, column = pos->column;
+	if (e->error_position)
+		e->error_position(e->ctx, &line, &column);
+	err->line = line;
+	err->column = column;
+	snprintf(err->msg, sizeof(err->msg), "%s",
+		 why && *why ? why : strerror(-status));
+}
+
+/* The consumer refused the event for the element at r->at. */
 static void refused(struct reader *r, int status)
 {
-	const char *why = r->e->error ? r->e->error(r->e->ctx) : NULL;
-	uint32_t line, column;
-	bool earlier = r->e->error_position &&
-		       r->e->error_position(r->e->ctx, &line, &column);
-	stop(r, status, "%s", why && *why ? why : strerror(-status));
-	if (earlier) {
-		r->err->line = line;
-		r->err->column = column;
-	}
+	if (r->status)
+		return;
+	r->status = status;
+	xml_refusal(r->e, status, &r->at, r->err);
+	XML_StopParser(r->p, XML_FALSE);
+}
+
+bool xml_context_equal(const struct xml_context *a, const struct xml_context *b,
+		       unsigned free_levels)
+{
+	if (a->seen_superblock != b->seen_superblock ||
+	    a->in_superblock != b->in_superblock || a->ended != b->ended ||
+	    a->depth != b->depth)
+		return false;
+	for (unsigned i = free_levels; i < a->depth; i++)
+		if (a->stack[i] != b->stack[i])
+			return false;
+	return true;
 }
 
 static int element_of(const char *name)
@@ -89,7 +136,7 @@ static int element_of(const char *name)
 }
 
 /* Match attributes against the spec: r->vals[i] for spec name i. */
-static bool take_attrs(struct reader *r, enum element el, const char **atts)
+static bool take_attrs(struct reader *r, enum xml_element el, const char **atts)
 {
 	const struct attr_spec *s = &specs[el];
 	memset(r->vals, 0, sizeof(r->vals));
@@ -114,7 +161,7 @@ static bool take_attrs(struct reader *r, enum element el, const char **atts)
 }
 
 /* Attribute i as an unsigned number no larger than max. */
-static bool num(struct reader *r, enum element el, unsigned i, uint64_t max,
+static bool num(struct reader *r, enum xml_element el, unsigned i, uint64_t max,
 		uint64_t *out)
 {
 	const char *s = r->vals[i];
@@ -149,7 +196,7 @@ static void superblock(struct reader *r)
 {
 	struct dump_superblock sb = { 0 };
 	uint64_t time, flags, version, dbs, snap;
-	if (r->seen_superblock) {
+	if (r->c.seen_superblock) {
 		stop(r, -EINVAL, "more than one <superblock>");
 		return;
 	}
@@ -171,7 +218,7 @@ static void superblock(struct reader *r)
 	sb.flags = (uint32_t)flags;
 	sb.version = (uint32_t)version;
 	sb.data_block_size = (uint32_t)dbs;
-	r->seen_superblock = r->in_superblock = true;
+	r->c.seen_superblock = r->c.in_superblock = true;
 	int s = r->e->begin_superblock(r->e->ctx, &sb);
 	if (s)
 		refused(r, s);
@@ -194,7 +241,7 @@ static void device(struct reader *r)
 		refused(r, s);
 }
 
-static void def_or_ref(struct reader *r, enum element el)
+static void def_or_ref(struct reader *r, enum xml_element el)
 {
 	uint64_t name;
 	if (!num(r, el, 0, UINT64_MAX, &name))
@@ -205,7 +252,7 @@ static void def_or_ref(struct reader *r, enum element el)
 		refused(r, s);
 }
 
-static void mapping(struct reader *r, enum element el)
+static void mapping(struct reader *r, enum xml_element el)
 {
 	struct dump_run run = { .length = 1 };
 	uint64_t t;
@@ -216,8 +263,8 @@ static void mapping(struct reader *r, enum element el)
 	    !num(r, el, ti, UINT32_MAX, &t))
 		return;
 	run.time = (uint32_t)t;
-	run.line = (uint32_t)XML_GetCurrentLineNumber(r->p);
-	run.column = (uint32_t)XML_GetCurrentColumnNumber(r->p) + 1;
+	run.line = r->at.line;
+	run.column = r->at.column;
 	int s = r->e->run(r->e->ctx, &run);
 	if (s)
 		refused(r, s);
@@ -225,14 +272,14 @@ static void mapping(struct reader *r, enum element el)
 
 /* Each element's only possible parent: the document, the superblock, a
  * device (ref), a device or def (mappings).  Mappings and refs are empty. */
-static bool placed_well(struct reader *r, enum element el)
+static bool placed_well(struct reader *r, enum xml_element el)
 {
-	int parent = r->depth ? (int)r->stack[r->depth - 1]
-			      : r->in_superblock ? E_SUPERBLOCK : -1;
+	int parent = r->c.depth ? (int)r->c.stack[r->c.depth - 1]
+			      : r->c.in_superblock ? E_SUPERBLOCK : -1;
 	bool ok;
 	switch (el) {
 	case E_SUPERBLOCK:
-		ok = parent == -1 && !r->ended;
+		ok = parent == -1 && !r->c.ended;
 		break;
 	case E_DEVICE:
 	case E_DEF:
@@ -240,6 +287,8 @@ static bool placed_well(struct reader *r, enum element el)
 		break;
 	case E_REF:
 		ok = parent == E_DEVICE;
+		if (r->c.depth && r->c.depth - 1 < r->free_levels)
+			r->free_levels = r->c.depth - 1;
 		break;
 	default:
 		ok = parent == E_DEVICE || parent == E_DEF;
@@ -261,9 +310,10 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 			     const XML_Char **atts)
 {
 	struct reader *r = ctx;
-	int el = element_of(name);
-	if (r->status)
+	if (r->status || synthetic(r, true))
 		return;
+	int el = element_of(name);
+	locate(r);
 	if (el < 0) {
 		stop(r, -EINVAL, "unknown element <%s>", name);
 		return;
@@ -285,22 +335,25 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		mapping(r, el);
 		break;
 	}
-	r->stack[r->depth++] = el;
+	r->c.stack[r->c.depth++] = el;
 }
 
 static void XMLCALL on_end(void *ctx, const XML_Char *name)
 {
 	struct reader *r = ctx;
-	int el = element_of(name);
 	int s = 0;
-	if (r->status)
+	if (r->status || synthetic(r, false))
 		return;
+	int el = element_of(name);
+	locate(r);
 	if (el == E_SUPERBLOCK) {
-		r->in_superblock = false;
-		r->ended = true;
+		r->c.in_superblock = false;
+		r->c.ended = true;
 		s = r->e->end_superblock(r->e->ctx);
 	} else {
-		r->depth--;
+		r->c.depth--;
+		if (r->c.depth < r->free_levels)
+			r->free_levels = r->c.depth;
 		if (el == E_DEVICE)
 			s = r->e->end_device(r->e->ctx);
 		else if (el == E_DEF)
@@ -320,13 +373,69 @@ static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)
 			     len - i > 20 ? 20 : len - i, s + i);
 }
 
-static int feed(struct reader *r, int fd)
+/* Start tags that reopen context c, one a line; "<superblock/>" after it. */
+static size_t context_prefix(const struct xml_context *c, char *buf,
+			     size_t cap, struct reader *r)
+{
+	size_t n = 0;
+	if (c->ended) {
+		n = (size_t)snprintf(buf, cap, "<superblock/>\n");
+		r->swallow_starts = r->swallow_ends = r->prefix_lines = 1;
+		return n;
+	}
+	if (!c->in_superblock)
+		return 0;
+	n = (size_t)snprintf(buf, cap, "<superblock>\n");
+	for (unsigned i = 0; i < c->depth && i < 4; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "<%s>\n",
+				      element_names[c->stack[i]]);
+	r->swallow_starts = r->prefix_lines = 1 + c->depth;
+	return n;
+}
+
+static int reader_begin(struct reader *r, const struct xml_context *start,
+			unsigned long line_base, const struct dump_emitter *e,
+			struct xml_error *err, char *prefix, size_t *prefix_len)
+{
+	memset(r, 0, sizeof(*r));
+	memset(err, 0, sizeof(*err));
+	r->e = e;
+	r->err = err;
+	r->real_end = -1;
+	r->line_base = line_base;
+	if (start)
+		r->c = *start;
+	r->free_levels = r->c.depth;
+	*prefix_len = context_prefix(&r->c, prefix, 128, r);
+	r->p = XML_ParserCreate(NULL);
+	if (!r->p)
+		return -ENOMEM;
+	XML_SetUserData(r->p, r);
+	XML_SetElementHandler(r->p, on_start, on_end);
+	XML_SetCharacterDataHandler(r->p, on_text);
+	if (*prefix_len &&
+	    XML_Parse(r->p, prefix, (int)*prefix_len, XML_FALSE) != XML_STATUS_OK)
+		return -EINVAL;
+	return 0;
+}
+
+/* After XML_Parse*() returned: the first complaint, ours or expat's. */
+static int parse_status(struct reader *r, enum XML_Status xs)
+{
+	if (xs != XML_STATUS_OK && !r->status)
+		stop(r, -EINVAL, "%s", XML_ErrorString(XML_GetErrorCode(r->p)));
+	return r->status;
+}
+
+static int feed(struct reader *r, int fd, off_t offset)
 {
 	for (;;) {
 		void *buf = XML_GetBuffer(r->p, READ_CHUNK);
 		if (!buf)
 			return -ENOMEM;
-		ssize_t n = read(fd, buf, READ_CHUNK);
+		ssize_t n = pread(fd, buf, READ_CHUNK, offset);
+		if (n < 0 && errno == ESPIPE)
+			n = read(fd, buf, READ_CHUNK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -335,33 +444,69 @@ static int feed(struct reader *r, int fd)
 				 strerror(errno));
 			return e;
 		}
-		if (XML_ParseBuffer(r->p, (int)n, n == 0) != XML_STATUS_OK ||
-		    r->status) {
-			if (!r->status) /* expat's own complaint */
-				stop(r, -EINVAL, "%s",
-				     XML_ErrorString(XML_GetErrorCode(r->p)));
-			return r->status;
-		}
-		if (n == 0)
-			return 0;
+		offset += n;
+		int s = parse_status(r, XML_ParseBuffer(r->p, (int)n, n == 0));
+		if (s || n == 0)
+			return s;
 	}
 }
 
-int thin_xml_read(int fd, const struct dump_emitter *e, struct xml_error *err)
+int xml_parse_stream(int fd, off_t offset, const struct xml_context *start,
+		     unsigned long line_base, const struct dump_emitter *e,
+		     struct xml_error *err)
 {
-	struct reader r = { .e = e, .err = err };
-	memset(err, 0, sizeof(*err));
-	r.p = XML_ParserCreate(NULL);
-	if (!r.p)
-		return -ENOMEM;
-	XML_SetUserData(r.p, &r);
-	XML_SetElementHandler(r.p, on_start, on_end);
-	XML_SetCharacterDataHandler(r.p, on_text);
-	int s = feed(&r, fd);
-	if (!s && !r.seen_superblock) {
+	struct reader r;
+	char prefix[128];
+	size_t plen;
+	if (!start || !start->seen_superblock) /* nothing given yet: redo */
+		offset = 0, start = NULL, line_base = 0;
+	int s = reader_begin(&r, start, line_base, e, err, prefix, &plen);
+	if (!s)
+		s = feed(&r, fd, offset);
+	if (!s && !r.c.seen_superblock) {
 		snprintf(err->msg, sizeof(err->msg), "no <superblock> in the input");
 		s = -EINVAL;
 	}
-	XML_ParserFree(r.p);
+	if (r.p)
+		XML_ParserFree(r.p);
 	return s;
+}
+
+/* End tags that close whatever context c has open. */
+static size_t context_suffix(const struct xml_context *c, char *buf, size_t cap)
+{
+	size_t n = 0;
+	for (unsigned i = c->depth; i-- > 0 && i < 4;)
+		n += (size_t)snprintf(buf + n, cap - n, "</%s>",
+				      element_names[c->stack[i]]);
+	if (c->in_superblock)
+		n += (size_t)snprintf(buf + n, cap - n, "</superblock>");
+	return n;
+}
+
+int xml_parse_piece(const char *buf, size_t len, bool last,
+		    const struct xml_context *start, const struct dump_emitter *e,
+		    struct xml_position *pos, struct xml_context *end,
+		    unsigned *free_levels)
+{
+	struct reader r;
+	struct xml_error err;
+	char prefix[128], suffix[128];
+	size_t plen;
+	int s = reader_begin(&r, start, 0, e, &err, prefix, &plen);
+	r.pos = pos;
+	if (!s && len > INT32_MAX)
+		s = -EINVAL;
+	if (!s)
+		s = parse_status(&r, XML_Parse(r.p, buf, (int)len, last));
+	if (!s && !last) {
+		size_t n = context_suffix(&r.c, suffix, sizeof(suffix));
+		r.real_end = (XML_Index)(plen + len);
+		s = parse_status(&r, XML_Parse(r.p, suffix, (int)n, XML_TRUE));
+	}
+	*end = r.c;
+	*free_levels = r.free_levels;
+	if (r.p)
+		XML_ParserFree(r.p);
+	return s ? s : -!r.c.seen_superblock;
 }

@@ -1703,3 +1703,144 @@ comp_expect() {
 	comp_expect "" thin_restore --nr-data-blocks = ""
 	comp_expect "" thin_restore --nr-data-blocks=1
 }
+
+# ---------------------------------------------------------------------------
+# large inputs: read in pieces on several threads, with exactly the result
+# of one pass (which is what a pipe gets: it cannot be read in pieces)
+
+# big_xml SEED OUT: a generated dump of about 12 MB (pieces are 2 MiB)
+big_xml() {
+	local gen
+	gen=$(gen_xml_bin) || skip "cannot build bench/gen_xml.c (no cc?)"
+	"$gen" --seed "$1" --devices 3 --mappings 400000 --mean-run 2 \
+		--snapshots 1 -o "$2"
+	(($(stat -c %s "$2") > 8 * 1024 * 1024))
+}
+
+# insert_after XML OFFSET LINE: LINE goes in after the line holding byte
+# OFFSET of XML
+insert_after() {
+	awk -v off="$2" -v ins="$3" '
+	{ n += length($0) + 1; print; if (!done && n > off) { print ins; done = 1 } }
+	' "$1" >"$1.new" && mv -- "$1.new" "$1"
+}
+
+# one_pass XML IMG: restore XML through a pipe (one pass) onto a new IMG;
+# stderr (with the pipe's name replaced by XML's) in $one_err
+one_pass() {
+	new_out "$2" 64M
+	one_err=$(timeout 120 "$TR" -i /dev/stdin -o "$2" <"$1" 2>&1 |
+		sed "s|^/dev/stdin:|$1:|")
+}
+
+@test "a large dump read in pieces gives the bytes of one pass" {
+	big_xml 11 "$d/big.xml"
+	new_out "$d/pieces.img" 64M
+	restore 0 "$d/big.xml" "$d/pieces.img"
+	[ -z "$stderr" ]
+	one_pass "$d/big.xml" "$d/one.img"
+	[ -z "$one_err" ]
+	same_file "$d/pieces.img" "$d/one.img"
+	"$TD" --compat=0.9 -o "$d/09.xml" "$d/pieces.img"
+	same_file "$d/09.xml" "$d/big.xml"
+}
+
+@test "a large 1.x dump whose shared leaves span pieces keeps them shared" {
+	big_xml 12 "$d/big.xml"
+	new_out "$d/a.img" 64M
+	restore 0 "$d/big.xml" "$d/a.img"
+	"$MK_THIN_SNAP" "$d/a.img" snap 10 1
+	"$MK_THIN_SNAP" "$d/a.img" snap 11 2
+	"$TD" -o "$d/defs.xml" "$d/a.img"
+	# a <def> longer than a piece
+	awk '/<def /{s=0} {s += length($0) + 1}
+		/<\/def>/{if (s > 2.5 * 1024 * 1024) big=1} END{exit !big}' "$d/defs.xml"
+	new_out "$d/pieces.img" 64M
+	restore 0 "$d/defs.xml" "$d/pieces.img"
+	one_pass "$d/defs.xml" "$d/one.img"
+	same_file "$d/pieces.img" "$d/one.img"
+	"$TD" -o "$d/again.xml" "$d/pieces.img"
+	xml_canon_defs "$d/again.xml" >"$d/again-c.xml"
+	xml_canon_defs "$d/defs.xml" >"$d/defs-c.xml"
+	same_file "$d/again-c.xml" "$d/defs-c.xml"
+}
+
+@test "a comment across a cut between pieces reads as in one pass" {
+	big_xml 13 "$d/big.xml"
+	insert_after "$d/big.xml" $((4 * 1024 * 1024 - 2000)) '<!--'
+	insert_after "$d/big.xml" $((4 * 1024 * 1024 + 2000)) '-->'
+	new_out "$d/pieces.img" 64M
+	restore 0 "$d/big.xml" "$d/pieces.img"
+	one_pass "$d/big.xml" "$d/one.img"
+	same_file "$d/pieces.img" "$d/one.img"
+}
+
+# late_reject XML POS MESSAGE: rejected with that message (see reject),
+# and one pass says exactly the same
+late_reject() {
+	reject "$1" "$2" "$3"
+	one_pass "$1" "$d/one.img"
+	[ "$one_err" = "$1:$2: $3" ] || {
+		echo "one pass said: $one_err" >&2
+		return 1
+	}
+}
+
+@test "errors deep in a large dump: same message and position as one pass" {
+	big_xml 14 "$d/big.xml"
+	cp "$d/big.xml" "$d/syntax.xml"
+	insert_after "$d/syntax.xml" $((10 * 1024 * 1024 + 5)) \
+		'    <single_mapping origin_block="1 data_block="2" time="0"/>'
+	# expat stops at the 2, which starts where a name should
+	late_reject "$d/syntax.xml" \
+		"$(grep -n -- '"1 data_block' "$d/syntax.xml" | cut -d: -f1):49" \
+		"not well-formed (invalid token)"
+	cp "$d/big.xml" "$d/attr.xml"
+	insert_after "$d/attr.xml" $((6 * 1024 * 1024)) \
+		'    <single_mapping origin_block="1" data_block="2" time="0" foo="1"/>'
+	late_reject "$d/attr.xml" \
+		"$(xml_pos "$d/attr.xml" '<single_mapping origin_block="1" data_block="2" time="0" foo')" \
+		"unknown attribute 'foo' in <single_mapping>"
+	sed -i "s|\(<single_mapping .*foo=\"1\"/>\)|\1|" "$d/attr.xml"
+	head -c $((7 * 1024 * 1024 + 77)) "$d/big.xml" >"$d/trunc.xml"
+	# cut inside a start tag: expat points at its '<'
+	local last
+	last=$(tail -n 1 "$d/trunc.xml")
+	[[ $last == *'<'* ]]
+	late_reject "$d/trunc.xml" "$(($(wc -l <"$d/trunc.xml") + 1)):$(($(expr index "$last" '<')))" \
+		"unclosed token"
+	cp "$d/big.xml" "$d/junk.xml"
+	echo '<x/>' >>"$d/junk.xml"
+	late_reject "$d/junk.xml" "$(wc -l <"$d/junk.xml"):1" "junk after document element"
+}
+
+@test "structure errors deep in a large dump: same message as one pass" {
+	big_xml 15 "$d/big.xml"
+	# the first </device> after 5 MiB goes: the next <device> is inside it
+	awk -v off=$((5 * 1024 * 1024)) '
+	{ n += length($0) + 1 }
+	!done && n > off && /<\/device>/ { done = 1; next }
+	{ print }' "$d/big.xml" >"$d/nested.xml"
+	local nth
+	nth=$(awk -v off=$((5 * 1024 * 1024)) '{ n += length($0) + 1 }
+		/<device / { c++ } n > off && /<\/device>/ { print c + 1; exit }' "$d/big.xml")
+	late_reject "$d/nested.xml" "$(xml_pos "$d/nested.xml" '<device ' "$nth")" \
+		"<device> inside <device>"
+	# a stray </device> deep in a device: the mappings after it are outside
+	cp "$d/big.xml" "$d/stray.xml"
+	insert_after "$d/stray.xml" $((9 * 1024 * 1024)) '  </device> <!-- stray -->'
+	local line
+	line=$(grep -n -- '<!-- stray -->' "$d/stray.xml" | cut -d: -f1)
+	late_reject "$d/stray.xml" "$((line + 1)):5" \
+		"<$(sed -n "$((line + 1))s/^ *<\([a-z_]*\).*/\1/p" "$d/stray.xml")> inside <superblock>"
+	# a mapping overlapping the one before it, deep in the file
+	awk -v off=$((8 * 1024 * 1024)) '
+	{ n += length($0) + 1; print }
+	!done && n > off && /<single_mapping/ { print; done = 1 }' "$d/big.xml" >"$d/dup.xml"
+	line=$(awk -v off=$((8 * 1024 * 1024)) '{ n += length($0) + 1 }
+		n > off && /<single_mapping/ { print NR + 1; exit }' "$d/big.xml")
+	local blk
+	blk=$(sed -n "${line}s/.*origin_block=\"\([0-9]*\)\".*/\1/p" "$d/dup.xml")
+	late_reject "$d/dup.xml" "$line:5" \
+		"mapping of block $blk overlaps or comes before earlier mappings (which reach $blk)"
+}
