@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PIECE_BYTES (2u << 20)
+#define PIECE_BYTES (1u << 20)
 #define WINDOW	    4u
 #define SCAN	    4096u  /* bytes searched for a cut */
 #define LOOKBACK    32768u /* bytes searched for the context of a cut */

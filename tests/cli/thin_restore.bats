@@ -1708,7 +1708,7 @@ comp_expect() {
 # large inputs: read in pieces on several threads, with exactly the result
 # of one pass (which is what a pipe gets: it cannot be read in pieces)
 
-# big_xml SEED OUT: a generated dump of about 12 MB (pieces are 2 MiB)
+# big_xml SEED OUT: a generated dump of about 12 MB (pieces are 1 MiB)
 big_xml() {
 	local gen
 	gen=$(gen_xml_bin) || skip "cannot build bench/gen_xml.c (no cc?)"
