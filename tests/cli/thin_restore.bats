@@ -35,9 +35,13 @@ DEV2='  <device dev_id="2" mapped_blocks="0" transaction="0" creation_time="0" s
 setup() {
 	d=$BATS_TEST_TMPDIR
 	pid=
+	loop=
 }
 
 teardown() {
+	if [ -n "${loop:-}" ]; then
+		losetup -d "$loop" 2>/dev/null || true
+	fi
 	# a restorer started in the background by this test (FIFO tests)
 	if [ -n "${pid:-}" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -KILL "$pid" 2>/dev/null || true
@@ -1843,4 +1847,35 @@ late_reject() {
 	blk=$(sed -n "${line}s/.*origin_block=\"\([0-9]*\)\".*/\1/p" "$d/dup.xml")
 	late_reject "$d/dup.xml" "$line:5" \
 		"mapping of block $blk overlaps or comes before earlier mappings (which reach $blk)"
+}
+
+# ---------------------------------------------------------------------------
+# a real block device (a loop device over a file of the test's)
+
+# loop_on FILE: attach FILE to a free loop device, in $loop
+loop_on() {
+	command -v losetup >/dev/null 2>&1 || skip "losetup is not installed"
+	loop=$(losetup -f --show -- "$1" 2>/dev/null) ||
+		skip "no loop device can be attached here"
+	[ -b "$loop" ]
+}
+
+@test "a block device held open exclusively (in use) is refused and left as it was" {
+	valid_copy "$d/dev.img"
+	truncate -s 4M "$d/dev.img"
+	loop_on "$d/dev.img"
+	local sha
+	sha=$(sha_of "$d/dev.img")
+	run --separate-stderr "$TS_BUILD/tests/hold_excl" "$loop" \
+		"$TR" -i "$TS_XML/many-devices.xml" -o "$loop"
+	[ "$status" -eq 64 ]
+	[ "$stderr" = "Couldn't open '$loop' exclusively: it is in use" ]
+	[ -z "$output" ]
+	[ "$(sha_of "$d/dev.img")" = "$sha" ]
+	# let go of, the same device takes the restore
+	restore 0 "$TS_XML/many-devices.xml" "$loop"
+	[ -z "$stderr" ]
+	"$TD" --compat=0.9 -o "$d/back.xml" "$loop"
+	same_file "$d/back.xml" "$TS_XML/many-devices.xml"
+	run -0 "$DEB_BIN/thin_check" -q "$loop"
 }
