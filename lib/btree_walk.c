@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "block_validator.h"
+#include "u64_util.h"
 
 void btree_walker_init(struct btree_walker *w, struct bdev *dev,
 		       uint64_t nr_blocks)
@@ -108,12 +109,6 @@ static void child_pos(const struct btree_node *n, const struct btree_pos *pos,
 	c->index = i;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /*
  * Ask the kernel to start reading the children of an internal node we
  * are about to process, so their reads overlap our work on the nodes
@@ -130,7 +125,7 @@ static void prefetch_children(struct btree_walker *w, const uint8_t *blk)
 		return;
 	for (unsigned i = 0; i < n.nr_entries; i++)
 		c[i] = btree_node_value64(&n, i);
-	qsort(c, n.nr_entries, sizeof(c[0]), cmp_u64);
+	qsort(c, n.nr_entries, sizeof(c[0]), u64_cmp);
 	for (unsigned i = 0, start = 0; i < n.nr_entries; i++) {
 		if (i + 1 < n.nr_entries && c[i + 1] <= c[i] + 1)
 			continue;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "space_map.h"
+#include "u64_util.h"
 
 #define EMPTY UINT64_MAX
 
@@ -32,17 +33,9 @@ void refcount_release(struct refcount *rc)
 	memset(rc, 0, sizeof(*rc));
 }
 
-static uint64_t hash64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	return k;
-}
-
 static uint64_t ovf_slot(const struct refcount_overflow *o, uint64_t b)
 {
-	uint64_t i = hash64(b) & (o->cap - 1);
+	uint64_t i = u64_hash(b) & (o->cap - 1);
 	while (o->keys[i] != EMPTY && o->keys[i] != b)
 		i = (i + 1) & (o->cap - 1);
 	return i;

@@ -22,6 +22,7 @@
 #include "btree_walk.h"
 #include "thin_devices.h"
 #include "thin_superblock.h"
+#include "u64_util.h"
 
 #define LEAF_BATCH 256u
 #define LINK_UNSET UINT64_MAX
@@ -75,18 +76,11 @@ struct dumper {
 
 /* ---- shared-leaf links ---------------------------------------------- */
 
-static uint64_t mix(uint64_t k)
-{
-	k ^= k >> 31;
-	k *= 0x9e3779b97f4a7c15ull;
-	return k ^ (k >> 29);
-}
-
 static struct link *link_find(const struct link_map *m, uint64_t leaf)
 {
 	if (!m->cap)
 		return NULL;
-	uint64_t i = mix(leaf) & (m->cap - 1);
+	uint64_t i = u64_hash(leaf) & (m->cap - 1);
 	while (m->slots[i].leaf != LINK_UNSET) {
 		if (m->slots[i].leaf == leaf)
 			return &m->slots[i];
@@ -106,7 +100,7 @@ static int link_grow(struct link_map *m)
 	for (uint64_t i = 0; i < m->cap; i++) {
 		if (m->slots[i].leaf == LINK_UNSET)
 			continue;
-		uint64_t j = mix(m->slots[i].leaf) & (n.cap - 1);
+		uint64_t j = u64_hash(m->slots[i].leaf) & (n.cap - 1);
 		while (n.slots[j].leaf != LINK_UNSET)
 			j = (j + 1) & (n.cap - 1);
 		n.slots[j] = m->slots[i];
@@ -124,7 +118,7 @@ static struct link *link_get(struct link_map *m, uint64_t leaf)
 		return l;
 	if ((m->used + 1) * 2 > m->cap && link_grow(m))
 		return NULL;
-	uint64_t i = mix(leaf) & (m->cap - 1);
+	uint64_t i = u64_hash(leaf) & (m->cap - 1);
 	while (m->slots[i].leaf != LINK_UNSET)
 		i = (i + 1) & (m->cap - 1);
 	m->slots[i] = (struct link){ leaf, LINK_UNSET, LINK_UNSET, 0 };
@@ -180,12 +174,6 @@ static bool chain_head(const struct dumper *d, const struct link *l)
 	return !p || chain_next(d, p) != l->leaf;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return (x > y) - (x < y);
-}
-
 /* Mark chain heads with their length; return them sorted. */
 static int find_chains(struct dumper *d, uint64_t **heads, size_t *nr)
 {
@@ -204,7 +192,7 @@ static int find_chains(struct dumper *d, uint64_t **heads, size_t *nr)
 		l->chain_len = len;
 		h[n++] = l->leaf;
 	}
-	qsort(h, n, sizeof(*h), cmp_u64);
+	qsort(h, n, sizeof(*h), u64_cmp);
 	*heads = h;
 	*nr = n;
 	return 0;

@@ -18,6 +18,7 @@
 #include "sm_writer.h"
 #include "thin_devices.h"
 #include "thin_superblock.h"
+#include "u64_util.h"
 
 /* A <def>: leaves written once, spliced into every device that refs it. */
 struct def {
@@ -81,13 +82,6 @@ static const char *r_error(void *ctx)
 
 /* ---- small tables ---------------------------------------------------- */
 
-static uint64_t mix64(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	return k ^ (k >> 33);
-}
-
 static uint64_t hash_str(const char *s)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -114,7 +108,7 @@ static int id_add(struct id_set *s, uint64_t id)
 		for (uint64_t i = 0; i < s->cap; i++) {
 			if (s->v[i] == UINT64_MAX)
 				continue;
-			uint64_t j = mix64(s->v[i]) & (n.cap - 1);
+			uint64_t j = u64_hash(s->v[i]) & (n.cap - 1);
 			while (n.v[j] != UINT64_MAX)
 				j = (j + 1) & (n.cap - 1);
 			n.v[j] = s->v[i];
@@ -123,7 +117,7 @@ static int id_add(struct id_set *s, uint64_t id)
 		s->v = n.v;
 		s->cap = n.cap;
 	}
-	uint64_t j = mix64(id) & (s->cap - 1);
+	uint64_t j = u64_hash(id) & (s->cap - 1);
 	while (s->v[j] != UINT64_MAX) {
 		if (s->v[j] == id)
 			return -EEXIST;
