@@ -19,12 +19,11 @@
 #include <string.h>
 
 #include "block_validator.h"
-#include "btree_walk.h"
+#include "mapping_reader.h"
 #include "thin_devices.h"
 #include "thin_superblock.h"
 #include "u64_util.h"
 
-#define LEAF_BATCH 256u
 #define LINK_UNSET UINT64_MAX
 #define LINK_CONFLICT (UINT64_MAX - 1)
 #define LINK_EDGE (UINT64_MAX - 2) /* start or end of a device */
@@ -42,10 +41,6 @@ struct link_map {
 	uint64_t cap, used;
 };
 
-struct leaf_ref {
-	uint64_t block, lo, hi;
-};
-
 struct dumper {
 	struct bdev *dev;
 	const struct thin_dump_opts *o;
@@ -53,11 +48,9 @@ struct dumper {
 	struct reporter *rep;
 	struct thin_superblock live, roots;
 	uint64_t md_nr;
-	struct btree_walker w;
+	struct mapping_reader mr;
 	enum dump_mode mode;
-	char desc[64];
 	bool damaged;
-	uint64_t visits;
 
 	struct thin_dev_list details, tops;
 	uint8_t *occ;
@@ -65,9 +58,6 @@ struct dumper {
 	uint64_t prev_leaf;
 	uint64_t skip_left;
 
-	struct leaf_ref pend[LEAF_BATCH];
-	unsigned npend;
-	uint8_t *leafbuf;
 	struct dump_run run;
 	bool have_run;
 	bool have_last;
@@ -230,7 +220,7 @@ static int add_mapping(struct dumper *d, uint64_t origin, uint64_t v)
 	struct dump_run *r = &d->run;
 
 	if (d->have_last && origin <= d->last_origin) {
-		damage(d, "%s: mapping of block %llu is out of order", d->desc,
+		damage(d, "%s: mapping of block %llu is out of order", d->mr.desc,
 		       (unsigned long long)origin);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
@@ -247,78 +237,24 @@ static int add_mapping(struct dumper *d, uint64_t origin, uint64_t v)
 	return ret;
 }
 
-static const char *verdict_str(enum block_verdict v)
+static int on_leaf(void *ctx, const struct btree_node *n)
 {
-	return v == BV_BAD_CSUM ? "bad checksum"
-				: "block number field does not match its location";
-}
-
-static int emit_leaf(struct dumper *d, const struct leaf_ref *ref,
-		     const uint8_t *blk, int err, enum block_verdict v)
-{
-	struct btree_node n;
-	enum btree_problem p;
-	unsigned bad;
-
-	if (err) {
-		damage(d, "%s: leaf %llu cannot be read", d->desc,
-		       (unsigned long long)ref->block);
-		return d->o->repair ? 0 : -EILSEQ;
-	}
-	if (v != BV_OK) {
-		damage(d, "%s: leaf %llu: %s", d->desc,
-		       (unsigned long long)ref->block, verdict_str(v));
-		return d->o->repair ? 0 : -EILSEQ;
-	}
-	btree_node_decode(&n, blk, ref->block);
-	p = btree_node_check_header(&n, THIN_MAPPING_VALUE_SIZE);
-	if (btree_problem_is_fatal(p) || !btree_node_is_leaf(&n) ||
-	    (p = btree_node_check_keys(&n, ref->lo, ref->hi, &bad)) != BP_NONE) {
-		damage(d, "%s: leaf %llu: %s", d->desc,
-		       (unsigned long long)ref->block,
-		       btree_node_is_leaf(&n) ? btree_problem_str(p)
-					      : "expected a leaf, found an internal node");
-		return d->o->repair ? 0 : -EILSEQ;
-	}
-	for (unsigned i = 0; i < n.nr_entries; i++) {
-		int r = add_mapping(d, btree_node_key(&n, i),
-				    btree_node_value64(&n, i));
+	struct dumper *d = ctx;
+	for (unsigned i = 0; i < n->nr_entries; i++) {
+		int r = add_mapping(d, btree_node_key(n, i),
+				    btree_node_value64(n, i));
 		if (r)
 			return r;
 	}
 	return 0;
 }
 
-static int flush_leaves(struct dumper *d)
+static int on_damage(void *ctx, int err, const char *msg)
 {
-	uint64_t blocks[LEAF_BATCH];
-	void *bufs[LEAF_BATCH];
-	int errs[LEAF_BATCH];
-	enum block_verdict v[LEAF_BATCH];
-	unsigned n = d->npend;
-
-	d->npend = 0;
-	if (!n)
-		return 0;
-	for (unsigned i = 0; i < n; i++) {
-		blocks[i] = d->pend[i].block;
-		bufs[i] = d->leafbuf + (size_t)i * MD_BLOCK_SIZE;
-	}
-	bdev_read_scatter(d->dev, blocks, n, bufs, errs);
-	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, n, v);
-	for (unsigned i = 0; i < n; i++) {
-		int r = emit_leaf(d, &d->pend[i], bufs[i], errs[i], v[i]);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static int queue_leaf(struct dumper *d, uint64_t block, uint64_t lo,
-		      uint64_t hi)
-{
-	d->pend[d->npend++] = (struct leaf_ref){ block, lo, hi };
-	return d->npend == LEAF_BATCH ? flush_leaves(d) : 0;
+	struct dumper *d = ctx;
+	(void)err;
+	damage(d, "%s", msg);
+	return d->o->repair ? 0 : -EILSEQ;
 }
 
 /* A leaf of the device being emitted, in key order. */
@@ -333,20 +269,20 @@ static int device_leaf(struct dumper *d, uint64_t block, uint64_t lo,
 	if (d->o->shared_defs && shared(d, block)) {
 		const struct link *l = link_find(&d->links, block);
 		if (l && l->chain_len) {
-			if ((r = flush_leaves(d)) || (r = flush_run(d)))
+			if ((r = mapping_reader_flush(&d->mr)) ||
+			    (r = flush_run(d)))
 				return r;
 			d->skip_left = l->chain_len - 1;
 			d->have_last = false;
 			return d->e->ref(d->e->ctx, block);
 		}
 	}
-	return queue_leaf(d, block, lo, hi);
+	return mapping_reader_queue(&d->mr, block, lo, hi);
 }
 
-static int on_leaf_ptr(void *ctx, const struct btree_pos *pos)
+static int on_leaf_ptr(void *ctx, uint64_t b, uint64_t lo, uint64_t hi)
 {
 	struct dumper *d = ctx;
-	uint64_t b = pos->block;
 	switch (d->mode) {
 	case M_COUNT:
 		if (d->occ[b] < 255)
@@ -358,106 +294,24 @@ static int on_leaf_ptr(void *ctx, const struct btree_pos *pos)
 		return r;
 	}
 	default:
-		return device_leaf(d, b, pos->lo, pos->hi);
+		return device_leaf(d, b, lo, hi);
 	}
 }
 
-/* ---- walking -------------------------------------------------------- */
-
-static int on_problem(void *ctx, const struct btree_pos *pos,
-		      enum btree_problem p, uint64_t detail)
-{
-	struct dumper *d = ctx;
-	(void)detail;
-	if (!btree_problem_is_fatal(p))
-		return 0;
-	damage(d, "%s: block %llu: %s", d->desc, (unsigned long long)pos->block,
-	       btree_problem_str(p));
-	return d->o->repair ? 0 : -EILSEQ;
-}
-
-static int on_enter(void *ctx, const struct btree_pos *pos)
-{
-	struct dumper *d = ctx;
-	(void)pos;
-	if (++d->visits > d->md_nr) {
-		damage(d, "%s: nodes are reached more often than the metadata has blocks",
-		       d->desc);
-		return -EILSEQ;
-	}
-	return BTREE_WALK_VISIT;
-}
-
-static int on_node(void *ctx, const struct btree_node *n,
-		   const struct btree_pos *pos)
-{
-	struct dumper *d = ctx;
-	if (!btree_node_is_leaf(n))
-		return 0;
-	if (d->mode != M_DETAILS && d->mode != M_ROOTS) {
-		damage(d, "%s: leaf %llu is at depth %u, above the other leaves",
-		       d->desc, (unsigned long long)pos->block, pos->depth);
-		return d->o->repair ? 0 : -EILSEQ;
-	}
-	for (unsigned i = 0; i < n->nr_entries; i++) {
-		struct thin_dev dd = { .id = btree_node_key(n, i) };
-		if (d->mode == M_DETAILS)
-			thin_details_decode(&dd.details, btree_node_value(n, i));
-		else
-			dd.root = btree_node_value64(n, i);
-		int r = thin_dev_list_push(d->mode == M_DETAILS ? &d->details : &d->tops, &dd);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static const struct btree_walk_ops dump_ops = {
-	.enter = on_enter,
-	.node = on_node,
-	.problem = on_problem,
+static const struct mapping_reader_ops dump_ops = {
 	.leaf_ptr = on_leaf_ptr,
+	.leaf = on_leaf,
+	.damage = on_damage,
 };
-
-static int walk(struct dumper *d, uint64_t root, uint32_t vs, int leaf_depth)
-{
-	d->visits = 0;
-	d->w.leaf_value_size = vs;
-	d->w.leaf_depth = leaf_depth;
-	d->w.ops = &dump_ops;
-	d->w.ctx = d;
-	return btree_walk(&d->w, root, 0, UINT64_MAX);
-}
-
-/* Report every leaf of a mapping tree, in key order, to on_leaf_ptr. */
-static int walk_leaves(struct dumper *d, uint64_t root)
-{
-	unsigned height;
-	uint32_t entries;
-	uint64_t where;
-	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, 0, UINT64_MAX, 0, 0 };
-
-	d->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
-	enum btree_problem p = btree_height(&d->w, root, &height, &entries, &where);
-	if (p != BP_NONE) {
-		damage(d, "%s: block %llu: %s", d->desc, (unsigned long long)where,
-		       btree_problem_str(p));
-		return d->o->repair ? 0 : -EILSEQ;
-	}
-	if (height == 1)
-		/* an empty tree has no leaf worth sharing or reading */
-		return entries ? on_leaf_ptr(d, &pos) : 0;
-	return walk(d, root, THIN_MAPPING_VALUE_SIZE, (int)height - 1);
-}
 
 static int for_each_device(struct dumper *d, enum dump_mode mode)
 {
 	d->mode = mode;
 	for (size_t i = 0; i < d->tops.n; i++) {
-		snprintf(d->desc, sizeof(d->desc), "mapping tree of device %llu",
-			 (unsigned long long)d->tops.v[i].id);
+		mapping_reader_describe(&d->mr, "mapping tree of device %llu",
+					(unsigned long long)d->tops.v[i].id);
 		d->prev_leaf = LINK_EDGE;
-		int r = walk_leaves(d, d->tops.v[i].root);
+		int r = mapping_reader_leaves(&d->mr, d->tops.v[i].root);
 		if (!r && mode == M_LINK)
 			r = note_link(d, d->prev_leaf, LINK_EDGE);
 		if (r)
@@ -474,18 +328,18 @@ static int emit_defs(struct dumper *d)
 	d->mode = M_EMIT;
 	for (size_t i = 0; !r && i < nr; i++) {
 		const struct link *l = link_find(&d->links, heads[i]);
-		snprintf(d->desc, sizeof(d->desc), "shared leaves from %llu",
-			 (unsigned long long)heads[i]);
+		mapping_reader_describe(&d->mr, "shared leaves from %llu",
+					(unsigned long long)heads[i]);
 		d->have_last = false;
 		uint64_t len = l->chain_len;
 		r = d->e->begin_def(d->e->ctx, heads[i]);
 		for (uint64_t k = 0; !r && k < len; k++) {
-			r = queue_leaf(d, l->leaf, 0, UINT64_MAX);
+			r = mapping_reader_queue(&d->mr, l->leaf, 0, UINT64_MAX);
 			l = link_find(&d->links, chain_next(d, l));
 			if (!l)
 				break;
 		}
-		if (!r && !(r = flush_leaves(d)) && !(r = flush_run(d)))
+		if (!r && !(r = mapping_reader_flush(&d->mr)) && !(r = flush_run(d)))
 			r = d->e->end_def(d->e->ctx);
 	}
 	free(heads);
@@ -547,13 +401,12 @@ static int emit_devices(struct dumper *d)
 		if (r)
 			return r;
 		if (!d->o->skip_mappings) {
-			snprintf(d->desc, sizeof(d->desc),
-				 "mapping tree of device %llu",
-				 (unsigned long long)t->id);
+			mapping_reader_describe(&d->mr, "mapping tree of device %llu",
+						(unsigned long long)t->id);
 			d->mode = M_EMIT;
 			d->skip_left = 0;
 			d->have_last = false;
-			if ((r = walk_leaves(d, t->root)) || (r = flush_leaves(d)) ||
+			if ((r = mapping_reader_leaves(&d->mr, t->root)) ||
 			    (r = flush_run(d)))
 				return r;
 		}
@@ -642,13 +495,15 @@ static int open_roots(struct dumper *d)
 static int list_devices(struct dumper *d)
 {
 	int r;
-	snprintf(d->desc, sizeof(d->desc), "device details tree");
+	mapping_reader_describe(&d->mr, "device details tree");
 	d->mode = M_DETAILS;
-	if ((r = walk(d, d->roots.device_details_root, THIN_DETAILS_VALUE_SIZE, 0)))
+	if ((r = mapping_reader_list(&d->mr, d->roots.device_details_root, true,
+				     &d->details)))
 		return r;
-	snprintf(d->desc, sizeof(d->desc), "top-level mapping tree");
+	mapping_reader_describe(&d->mr, "top-level mapping tree");
 	d->mode = M_ROOTS;
-	if ((r = walk(d, d->roots.data_mapping_root, THIN_MAPPING_VALUE_SIZE, 0)))
+	if ((r = mapping_reader_list(&d->mr, d->roots.data_mapping_root, false,
+				     &d->tops)))
 		return r;
 	if (d->damaged && !d->o->repair)
 		return -EILSEQ;
@@ -662,7 +517,8 @@ static int run(struct dumper *d)
 
 	if ((r = open_roots(d)))
 		return r;
-	btree_walker_init(&d->w, d->dev, d->md_nr);
+	if ((r = mapping_reader_init(&d->mr, d->dev, d->md_nr, &dump_ops, d)))
+		return r;
 	if ((r = list_devices(d)))
 		return r;
 	bool defs = d->o->shared_defs && !d->o->skip_mappings;
@@ -688,13 +544,8 @@ int thin_dump(struct bdev *dev, const struct thin_dump_opts *opts,
 	      const struct dump_emitter *e, struct reporter *rep)
 {
 	struct dumper d = { .dev = dev, .o = opts, .e = e, .rep = rep };
-	int r;
-	d.leafbuf = bdev_alloc_buf(LEAF_BATCH);
-	if (!d.leafbuf)
-		return -ENOMEM;
-	r = run(&d);
-	btree_walker_release(&d.w);
-	bdev_free_buf(d.leafbuf);
+	int r = run(&d);
+	mapping_reader_release(&d.mr);
 	thin_dev_list_release(&d.details);
 	thin_dev_list_release(&d.tops);
 	free(d.occ);

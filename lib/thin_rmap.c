@@ -27,15 +27,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "block_validator.h"
 #include "btree.h"
-#include "btree_walk.h"
 #include "endian_le.h"
+#include "mapping_reader.h"
 #include "thin_devices.h"
 #include "thin_superblock.h"
 #include "thin_types.h"
 
-#define LEAF_BATCH 256u
 #define MIN_RUNS   4096u
 /* Runs sorted at a time before merging: 1.5 MiB, cache-sized. */
 #define SORT_CHUNK (1u << 16)
@@ -48,18 +46,10 @@ struct rrun {
 	uint32_t dev;
 };
 
-struct leaf_ref {
-	uint64_t block, lo, hi;
-};
-
 struct rmapper {
 	struct bdev *dev;
 	struct reporter *rep;
-	uint64_t md_nr;
-	struct btree_walker w;
-	char desc[64];
-	uint64_t visits;
-	bool listing;		/* walking the top-level tree */
+	struct mapping_reader mr;
 
 	/* the regions: sorted, disjoint, not adjacent */
 	struct rmap_region *reg;
@@ -73,10 +63,6 @@ struct rmapper {
 	struct rrun *runs;
 	size_t n, cap, max, peak;
 	uint64_t win_lo, cutoff; /* keep runs with win_lo <= data < cutoff */
-
-	struct leaf_ref pend[LEAF_BATCH];
-	unsigned npend;
-	uint8_t *leafbuf;
 };
 
 /* ---- regions ---------------------------------------------------------- */
@@ -455,15 +441,11 @@ static bool is_sorted(const struct rrun *a, size_t n)
 
 /* ---- mappings --------------------------------------------------------- */
 
-static void damage(struct rmapper *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void damage(struct rmapper *m, const char *fmt, ...)
+static int on_damage(void *ctx, int err, const char *msg)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	vreport(m->rep, REPORT_FATAL, fmt, ap);
-	va_end(ap);
+	struct rmapper *m = ctx;
+	report(m->rep, REPORT_FATAL, "%s", msg);
+	return err;
 }
 
 static int end_run(struct rmapper *m)
@@ -475,8 +457,9 @@ static int end_run(struct rmapper *m)
 	return r;
 }
 
-static int scan_leaf(struct rmapper *m, const struct btree_node *n)
+static int scan_leaf(void *ctx, const struct btree_node *n)
 {
+	struct rmapper *m = ctx;
 	const uint8_t *keys = n->raw + BTREE_HEADER_SIZE;
 	const uint8_t *vals = keys + 8u * n->max_entries;
 	struct rrun *c = &m->cur;
@@ -505,178 +488,21 @@ static int scan_leaf(struct rmapper *m, const struct btree_node *n)
 	return 0;
 }
 
-static const char *verdict_str(enum block_verdict v)
-{
-	return v == BV_BAD_CSUM ? "bad checksum"
-				: "block number field does not match its location";
-}
-
-static int check_leaf(struct rmapper *m, const struct leaf_ref *ref,
-		      const uint8_t *blk, int err, enum block_verdict v)
-{
-	struct btree_node n;
-	enum btree_problem p;
-	unsigned bad;
-
-	if (err) {
-		damage(m, "%s: leaf %llu cannot be read", m->desc,
-		       (unsigned long long)ref->block);
-		return err < 0 ? err : -EIO;
-	}
-	if (v != BV_OK) {
-		damage(m, "%s: leaf %llu: %s", m->desc,
-		       (unsigned long long)ref->block, verdict_str(v));
-		return -EILSEQ;
-	}
-	btree_node_decode(&n, blk, ref->block);
-	p = btree_node_check_header(&n, THIN_MAPPING_VALUE_SIZE);
-	if (btree_problem_is_fatal(p) || !btree_node_is_leaf(&n) ||
-	    (p = btree_node_check_keys(&n, ref->lo, ref->hi, &bad))) {
-		damage(m, "%s: leaf %llu: %s", m->desc,
-		       (unsigned long long)ref->block,
-		       btree_node_is_leaf(&n) ? btree_problem_str(p)
-					      : "expected a leaf, found an internal node");
-		return -EILSEQ;
-	}
-	return scan_leaf(m, &n);
-}
-
-static int flush_leaves(struct rmapper *m)
-{
-	uint64_t blocks[LEAF_BATCH];
-	void *bufs[LEAF_BATCH];
-	int errs[LEAF_BATCH];
-	enum block_verdict v[LEAF_BATCH];
-	unsigned n = m->npend;
-
-	m->npend = 0;
-	if (!n)
-		return 0;
-	for (unsigned i = 0; i < n; i++) {
-		blocks[i] = m->pend[i].block;
-		bufs[i] = m->leafbuf + (size_t)i * MD_BLOCK_SIZE;
-	}
-	bdev_read_scatter(m->dev, blocks, n, bufs, errs);
-	block_validate_many(BK_BTREE_NODE, (const void *const *)bufs, blocks, n,
-			    v);
-	for (unsigned i = 0; i < n; i++) {
-		int r = check_leaf(m, &m->pend[i], bufs[i], errs[i], v[i]);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-/* ---- walking ---------------------------------------------------------- */
-
-static int on_leaf_ptr(void *ctx, const struct btree_pos *pos)
-{
-	struct rmapper *m = ctx;
-	m->pend[m->npend++] = (struct leaf_ref){ pos->block, pos->lo, pos->hi };
-	return m->npend == LEAF_BATCH ? flush_leaves(m) : 0;
-}
-
-static int on_problem(void *ctx, const struct btree_pos *pos,
-		      enum btree_problem p, uint64_t detail)
-{
-	struct rmapper *m = ctx;
-	if (!btree_problem_is_fatal(p))
-		return 0;
-	damage(m, "%s: block %llu: %s", m->desc, (unsigned long long)pos->block,
-	       btree_problem_str(p));
-	if (p == BP_IO && (int64_t)detail < 0)
-		return (int)(int64_t)detail;
-	return -EILSEQ;
-}
-
-static int on_enter(void *ctx, const struct btree_pos *pos)
-{
-	struct rmapper *m = ctx;
-	(void)pos;
-	if (++m->visits > m->md_nr) {
-		damage(m, "%s: nodes are reached more often than the metadata has blocks",
-		       m->desc);
-		return -EILSEQ;
-	}
-	return BTREE_WALK_VISIT;
-}
-
-static int on_node(void *ctx, const struct btree_node *n,
-		   const struct btree_pos *pos)
-{
-	struct rmapper *m = ctx;
-	if (!btree_node_is_leaf(n))
-		return 0;
-	if (!m->listing) {
-		damage(m, "%s: leaf %llu is at depth %u, above the other leaves",
-		       m->desc, (unsigned long long)pos->block, pos->depth);
-		return -EILSEQ;
-	}
-	for (unsigned i = 0; i < n->nr_entries; i++) {
-		struct thin_dev d = { .id = btree_node_key(n, i),
-				      .root = btree_node_value64(n, i) };
-		int r = thin_dev_list_push(&m->devs, &d);
-		if (r)
-			return r;
-	}
-	return 0;
-}
-
-static const struct btree_walk_ops rmap_ops = {
-	.enter = on_enter,
-	.node = on_node,
-	.problem = on_problem,
-	.leaf_ptr = on_leaf_ptr,
+static const struct mapping_reader_ops rmap_ops = {
+	.leaf = scan_leaf,
+	.damage = on_damage,
 };
-
-static int walk(struct rmapper *m, uint64_t root, int leaf_depth)
-{
-	m->visits = 0;
-	m->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
-	m->w.leaf_depth = leaf_depth;
-	m->w.ops = &rmap_ops;
-	m->w.ctx = m;
-	return btree_walk(&m->w, root, 0, UINT64_MAX);
-}
-
-/* Scan one device's leaves in key order. */
-static int walk_device(struct rmapper *m, uint64_t root)
-{
-	unsigned height;
-	uint32_t entries;
-	uint64_t where;
-	struct btree_pos pos = { root, BTREE_POS_NO_PARENT, 0, UINT64_MAX };
-	enum btree_problem p;
-	int r;
-
-	m->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
-	p = btree_height(&m->w, root, &height, &entries, &where);
-	if (p != BP_NONE) {
-		damage(m, "%s: block %llu: %s", m->desc,
-		       (unsigned long long)where, btree_problem_str(p));
-		return -EILSEQ;
-	}
-	if (height == 1)
-		r = entries ? on_leaf_ptr(m, &pos) : 0;
-	else
-		r = walk(m, root, (int)height - 1);
-	if (!r)
-		r = flush_leaves(m);
-	if (!r)
-		r = end_run(m);
-	return r;
-}
 
 static int walk_devices(struct rmapper *m)
 {
 	for (size_t i = 0; i < m->devs.n; i++) {
-		snprintf(m->desc, sizeof(m->desc),
-			 "mapping tree of device %llu",
-			 (unsigned long long)m->devs.v[i].id);
+		mapping_reader_describe(&m->mr, "mapping tree of device %llu",
+					(unsigned long long)m->devs.v[i].id);
 		m->cur_dev = (uint32_t)i;
 		m->cur.len = 0;
-		m->npend = 0;
-		int r = walk_device(m, m->devs.v[i].root);
+		int r = mapping_reader_leaves(&m->mr, m->devs.v[i].root);
+		if (!r)
+			r = end_run(m);
 		if (r)
 			return r;
 	}
@@ -776,15 +602,12 @@ static int run(struct rmapper *m, thin_rmap_fn fn, void *ctx,
 	int r = read_superblock(m, &sb);
 	if (r)
 		return r;
-	m->md_nr = sb.metadata_sm.nr_blocks < m->dev->nr_blocks
-			   ? sb.metadata_sm.nr_blocks : m->dev->nr_blocks;
-	btree_walker_init(&m->w, m->dev, m->md_nr);
-
-	snprintf(m->desc, sizeof(m->desc), "top-level mapping tree");
-	m->listing = true;
-	r = walk(m, sb.data_mapping_root, 0);
-	m->listing = false;
-	if (r)
+	uint64_t md_nr = sb.metadata_sm.nr_blocks < m->dev->nr_blocks
+				 ? sb.metadata_sm.nr_blocks : m->dev->nr_blocks;
+	if ((r = mapping_reader_init(&m->mr, m->dev, md_nr, &rmap_ops, m)))
+		return r;
+	mapping_reader_describe(&m->mr, "top-level mapping tree");
+	if ((r = mapping_reader_list(&m->mr, sb.data_mapping_root, false, &m->devs)))
 		return r;
 	if (m->devs.n > UINT32_MAX) {
 		report(m->rep, REPORT_FATAL, "too many thin devices");
@@ -817,18 +640,12 @@ int thin_rmap(struct bdev *dev, const struct thin_rmap_opts *opts,
 	r = set_regions(&m, opts);
 	if (r)
 		goto out;
-	m.leafbuf = bdev_alloc_buf(LEAF_BATCH);
-	if (!m.leafbuf) {
-		r = -ENOMEM;
-		goto out;
-	}
 	r = run(&m, fn, ctx, &st);
-	btree_walker_release(&m.w);
+	mapping_reader_release(&m.mr);
 out:
 	st.peak_runs = m.peak;
 	if (stats)
 		*stats = st;
-	bdev_free_buf(m.leafbuf);
 	free(m.reg);
 	free(m.runs);
 	thin_dev_list_release(&m.devs);
