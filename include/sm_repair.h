@@ -21,7 +21,10 @@
  *
  * Crash safety.  Every write replaces one whole 4 KiB block in place with
  * a block that is valid on its own (own location, fresh checksum), so an
- * interruption between two writes leaves every block intact.  The index
+ * interruption between two writes leaves every block intact.  (A write
+ * torn inside a block, which the kernel's copy-on-write never risks for a
+ * live block, would leave that block with a bad checksum: a check then
+ * reports it as fatal, and thin_repair is the way out.)  The index
  * goes first: until its bitmap is rewritten, a changed entry only claims
  * more free blocks (nr_free) and an earlier free one (none_free_before)
  * than the bitmap holds, and the kernel treats both as search hints (it

@@ -114,12 +114,13 @@ entry_is_exact() {
 	}
 }
 
-# A pool with three data bitmaps and two metadata bitmaps: 40000 data
-# blocks (0..99 mapped), 80 MiB of metadata (20480 blocks).
+# two_bitmap_img [FLAGS [NR_DATA_BLOCKS]]: a pool with two metadata
+# bitmaps (80 MiB of metadata: 20480 blocks) and by default three data
+# bitmaps (40000 data blocks); blocks 0..99 are mapped.
 two_bitmap_img() {
-	local xml=$BATS_TEST_TMPDIR/two-bitmaps.xml flags=${1:-0}
+	local xml=$BATS_TEST_TMPDIR/two-bitmaps.xml flags=${1:-0} nr=${2:-40000}
 	cat >"$xml" <<-EOF
-	<superblock uuid="" time="1" transaction="3" flags="$flags" version="2" data_block_size="128" nr_data_blocks="40000">
+	<superblock uuid="" time="1" transaction="3" flags="$flags" version="2" data_block_size="128" nr_data_blocks="$nr">
 	  <device dev_id="0" mapped_blocks="100" transaction="0" creation_time="0" snap_time="0">
 	    <range_mapping origin_begin="0" data_begin="0" length="100" time="0"/>
 	  </device>
@@ -151,59 +152,76 @@ checks_clean() {
 	done
 }
 
-@test "16 leaked data blocks: --auto-repair frees them, a second check passes" {
-	local img orig leaky bm leaf
-	img=$(mkimg one-device.xml)
+# repair_16 XML MAP: 16 leaks in MAP of a fixture, then --auto-repair must
+# write only block 0, the bitmap and its index block (the metadata index
+# block, or the data index tree leaf), bring the bitmap back to the
+# original bytes, leave an exact index entry and nr_allocated, and pass
+# both checkers; a second repair writes nothing.
+repair_16() {
+	local xml=$1 map=$2 other=data img orig leaky bm ib
+	[ "$map" = metadata ] || other=metadata
+	img=$(mkimg "$xml")
 	orig=$BATS_TEST_TMPDIR/orig.img leaky=$BATS_TEST_TMPDIR/leaky.img
 	cp "$img" "$orig"
-	leak "$img" data 0 16
+	leak "$img" "$map" 0 16
 	cp "$img" "$leaky"
 	check_ro 64 "$img"
-	has_line "$stderr" '16 data blocks have leaked'
+	has_line "$stderr" "16 $map blocks have leaked"
 	run -0 --separate-stderr "$TC" --auto-repair "$img"
+	has_line "$stderr" "16 $map blocks have leaked"
+	has_line "$stderr" "$map space map: repaired 16 leaked blocks"
+	lacks_line "$stderr" "$other space map: repaired.*"
+	# METADATA_FREE_BLOCKS is that of the repaired metadata
 	[ "$output" = "$(expected_check_stdout "$img")" ]
-	has_line "$stderr" '16 data blocks have leaked'
-	has_line "$stderr" 'data space map: repaired 16 leaked blocks'
-	lacks_line "$stderr" 'metadata space map: repaired.*'
-	# only the bitmap, the index tree leaf and block 0 were written
-	bm=$(idx_get "$img" data 0 blocknr)
-	leaf=$(idx_loc "$img" data 0 | cut -d' ' -f1)
-	[ "$(changed_blocks "$leaky" "$img")" = "$(sorted 0 "$bm" "$leaf")" ]
-	# the bitmap is the original one again, its entry exact, nr_allocated
-	# the number of blocks in use
+	bm=$(idx_get "$img" "$map" 0 blocknr)
+	ib=$(idx_loc "$img" "$map" 0 | cut -d' ' -f1)
+	[ "$(changed_blocks "$leaky" "$img")" = "$(sorted 0 "$bm" "$ib")" ]
 	same_blocks "$img" "$orig" "$bm"
-	entry_is_exact "$img" data 0
-	[ "$(sb_get "$img" data_sm_nr_allocated)" = "$(bitmap_stats "$img" "$bm" | cut -d' ' -f1)" ]
-	checks_clean "$img" data
+	entry_is_exact "$img" "$map" 0
+	[ "$(sb_get "$img" "${map}_sm_nr_allocated")" = "$(bitmap_stats "$img" "$bm" | cut -d' ' -f1)" ]
+	checks_clean "$img" "$map"
 	debian_accepts "$img"
-	# a second repair writes nothing
 	check_ro 0 --auto-repair "$img"
 	lacks_line "$stderr" '.*repaired.*'
 }
 
+@test "16 leaked data blocks: --auto-repair frees them, a second check passes" {
+	repair_16 one-device.xml data
+}
+
 @test "16 leaked metadata blocks: --auto-repair frees them, a second check passes" {
-	local img orig leaky ib bm
+	repair_16 many-devices.xml metadata
+}
+
+@test "Debian's thin_check reports metadata leaks (status 1) that ours repairs" {
+	local img
 	img=$(mkimg many-devices.xml)
-	orig=$BATS_TEST_TMPDIR/orig.img leaky=$BATS_TEST_TMPDIR/leaky.img
-	cp "$img" "$orig"
 	leak "$img" metadata 0 16
-	cp "$img" "$leaky"
-	check_ro 64 "$img"
-	has_line "$stderr" '16 metadata blocks have leaked'
 	run -1 "$DEB_BIN/thin_check" -q "$img"
-	run -0 --separate-stderr "$TC" --auto-repair "$img"
-	has_line "$stderr" 'metadata space map: repaired 16 leaked blocks'
-	lacks_line "$stderr" 'data space map: repaired.*'
-	# METADATA_FREE_BLOCKS is that of the repaired metadata
-	[ "$output" = "$(expected_check_stdout "$img")" ]
-	ib=$(sb_get "$img" metadata_sm_bitmap_root)
-	bm=$(idx_get "$img" metadata 0 blocknr)
-	[ "$(changed_blocks "$leaky" "$img")" = "$(sorted 0 "$ib" "$bm")" ]
-	same_blocks "$img" "$orig" "$bm"
-	entry_is_exact "$img" metadata 0
-	[ "$(sb_get "$img" metadata_sm_nr_allocated)" = "$(bitmap_stats "$img" "$bm" | cut -d' ' -f1)" ]
-	checks_clean "$img" metadata
+	run -0 "$TC" -q --auto-repair "$img"
 	debian_accepts "$img"
+}
+
+@test "data index tree with two leaves: each leaf holding a changed entry is rewritten" {
+	local img leaky l0 l1 bm0 bm1 k=200
+	img=$(two_bitmap_img 0 5000000)
+	l0=$(idx_loc "$img" data 0 | cut -d' ' -f1)
+	l1=$(idx_loc "$img" data "$k" | cut -d' ' -f1)
+	[ "$l0" != "$l1" ]
+	leak "$img" data 200 8
+	leak "$img" data $((k * ENTRIES)) 8
+	leaky=$BATS_TEST_TMPDIR/leaky.img
+	cp "$img" "$leaky"
+	run -0 --separate-stderr "$TC" --auto-repair "$img"
+	has_line "$stderr" 'data space map: repaired 16 leaked blocks'
+	bm0=$(idx_get "$img" data 0 blocknr)
+	bm1=$(idx_get "$img" data "$k" blocknr)
+	[ "$(changed_blocks "$leaky" "$img")" = "$(sorted 0 "$l0" "$l1" "$bm0" "$bm1")" ]
+	entry_is_exact "$img" data 0
+	entry_is_exact "$img" data "$k"
+	checks_clean "$img" data
+	debian_accepts "$img"
+	interrupt_each_write "$leaky" 5 --auto-repair
 }
 
 @test "leaks in the bitmaps alone (hints untouched) are repaired too" {
@@ -401,16 +419,12 @@ checks_clean() {
 	check_ro 0 --auto-repair "$img"
 }
 
-# The crash-safety runs: every write of a repair interrupted in turn.
-# $1: extra thin_check options; the image has leaks in both maps across
-# bitmap boundaries.  Writes: metadata index block, data index leaf,
-# block 0 (nr_allocated), two data and two metadata bitmaps, and block 0
-# again when needs_check is to be cleared.
+# interrupt_each_write BASE NWRITES OPT: the repair of BASE (not changed)
+# by thin_check OPT makes exactly NWRITES writes; interrupted before each
+# of them in turn, it leaves metadata both checkers accept apart from the
+# leaks, and a rerun ends with the bytes of an uninterrupted repair.
 interrupt_each_write() {
-	local flags=$1 nwrites=$2 opt=$3 base ref work n
-	base=$(two_bitmap_img "$flags")
-	leak_across_boundary "$base" data
-	leak_across_boundary "$base" metadata
+	local base=$1 nwrites=$2 opt=$3 ref work n
 	ref=$BATS_TEST_TMPDIR/ref.img work=$BATS_TEST_TMPDIR/work.img
 	cp "$base" "$ref"
 	run -0 --separate-stderr "$TC" "$opt" "$ref"
@@ -437,12 +451,27 @@ interrupt_each_write() {
 	debian_accepts "$ref"
 }
 
+# Leaks in both maps across bitmap boundaries.  Writes: metadata index
+# block, data index leaf, block 0 (nr_allocated), two data and two
+# metadata bitmaps, and block 0 again when needs_check is cleared.
+boundary_leaks_img() {
+	local img
+	img=$(two_bitmap_img "$1") || return 1
+	leak_across_boundary "$img" data || return 1
+	leak_across_boundary "$img" metadata || return 1
+	echo "$img"
+}
+
 @test "crash safety: --clear-needs-check-flag interrupted at each of its 8 writes" {
-	interrupt_each_write 1 8 --clear-needs-check-flag
+	local base
+	base=$(boundary_leaks_img 1)
+	interrupt_each_write "$base" 8 --clear-needs-check-flag
 }
 
 @test "crash safety: --auto-repair interrupted at each of its 7 writes" {
-	interrupt_each_write 0 7 --auto-repair
+	local base
+	base=$(boundary_leaks_img 0)
+	interrupt_each_write "$base" 7 --auto-repair
 }
 
 @test "THINSNAP_FAIL_AFTER_WRITES=0 stops before the first write: file unchanged" {
