@@ -29,7 +29,7 @@
 #define FILE_BLKS  6u
 
 struct fixture {
-	char path[64];
+	char path[4096];
 	struct bdev dev;
 	struct refcount rc;
 	struct sm_root root;
@@ -56,8 +56,7 @@ static void read_block(struct fixture *f, uint64_t b, void *blk)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *tmp = getenv("TMPDIR");
-	snprintf(f->path, sizeof(f->path), "%s/smrXXXXXX", tmp ? tmp : "/tmp");
+	snprintf(f->path, sizeof(f->path), "/tmp/thinsnap-test-sm-repair-XXXXXX");
 	int fd = mkstemp(f->path);
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, FILE_BLKS * MD_BLOCK_SIZE), 0);
