@@ -5,10 +5,10 @@
  * Given a space map's index entries and overflow entries (already read by
  * the caller, who knows where they live) and the counts recomputed from
  * everything that references the blocks, read every bitmap and report
- * each difference: leaks (on disk > 0, computed 0: non-fatal), bad counts
- * (fatal), overflow entries that disagree with the bitmap, entries past
- * the end, and the hints (nr_free, none_free_before, nr_allocated) that
- * the kernel only uses for searching (non-fatal).
+ * each difference: leaks (on disk 1, computed 0: non-fatal), bad counts
+ * (any other difference: fatal), overflow entries that disagree with the
+ * bitmap, entries past the end, and the hints (nr_free, none_free_before,
+ * nr_allocated) that the kernel only uses for searching (warnings).
  */
 #ifndef THINSNAP_SM_CHECK_H
 #define THINSNAP_SM_CHECK_H

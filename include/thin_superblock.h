@@ -91,4 +91,12 @@ int thin_sb_read(struct bdev *dev, uint64_t where, struct thin_superblock *sb,
  * Only block 0 is written (a single-sector, atomic update, A.13).
  */
 int thin_sb_clear_flags(struct bdev *dev, uint32_t bits);
+
+/*
+ * Set nr_allocated in both space-map roots of the live superblock on
+ * disk, the same way (block 0 only, other bytes kept, synced); nothing is
+ * written when both already hold these values.
+ */
+int thin_sb_set_nr_allocated(struct bdev *dev, uint64_t data_allocated,
+			     uint64_t metadata_allocated);
 #endif

@@ -213,12 +213,34 @@ void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count)
 		      (off_t)(count << MD_BLOCK_SHIFT), POSIX_FADV_WILLNEED);
 }
 
+/*
+ * Test hook for crash-safety tests: with THINSNAP_FAIL_AFTER_WRITES=N in
+ * the environment, after N successful bdev_write() calls the next one
+ * ends the process at once with status 99, without writing.  The
+ * counter is not locked: the writers that use it write from one thread.
+ */
+static long fail_after_writes = -2; /* -2: not read yet, -1: no hook */
+
+static void write_fail_point(void)
+{
+	if (fail_after_writes == -2) {
+		const char *s = getenv("THINSNAP_FAIL_AFTER_WRITES");
+		char *end = NULL;
+		fail_after_writes = s && *s ? strtol(s, &end, 10) : -1;
+		if (fail_after_writes < 0 || (end && *end))
+			fail_after_writes = -1;
+	}
+	if (fail_after_writes == 0)
+		_exit(99);
+}
+
 int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 	       const void *buf)
 {
 	const char *p = buf;
 	size_t len = (size_t)count * MD_BLOCK_SIZE;
 	off_t off = (off_t)(block << MD_BLOCK_SHIFT);
+	write_fail_point();
 	if (!dev->writable)
 		return -EBADF;
 	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
@@ -234,6 +256,8 @@ int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 		off += w;
 		len -= (size_t)w;
 	}
+	if (fail_after_writes > 0)
+		fail_after_writes--;
 	return 0;
 }
 

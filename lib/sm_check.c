@@ -45,7 +45,7 @@ static void classify(struct sm_scan *s, uint64_t b, uint32_t disk,
 {
 	if (disk == comp)
 		return;
-	if (comp == 0) {
+	if (comp == 0 && disk == 1) {
 		if (s->res->leaked < DETAIL_LIMIT) {
 			s->leak_first[s->res->leaked] = b;
 			s->leak_disk[s->res->leaked] = disk;

@@ -13,6 +13,7 @@
 #include "btree_walk.h"
 #include "refcount.h"
 #include "sm_check.h"
+#include "sm_repair.h"
 #include "thin_devices.h"
 #include "thin_types.h"
 
@@ -83,9 +84,11 @@ struct checker {
 	uint64_t late_times;
 	uint64_t bad_mappings;
 	bool oom;		/* a count could not be recorded */
+	unsigned long fatal_at_start;	/* the reporter's count on entry */
 
 	/* data space map index */
 	struct sm_index_entry *dindex;
+	struct sm_index_loc *dloc;	/* where each entry is stored */
 	uint8_t *dindex_valid;
 	uint64_t nr_dbitmaps;
 	struct ovf_vec dovf, movf;
@@ -262,6 +265,8 @@ static int leaf_entries(struct checker *c, const struct btree_node *n,
 				break;
 			}
 			sm_index_entry_decode(&c->dindex[key], btree_node_value(n, i));
+			c->dloc[key].block = pos->block;
+			c->dloc[key].offset = (uint32_t)(btree_node_value(n, i) - n->raw);
 			c->dindex_valid[key] = 1;
 			break;
 		default:
@@ -478,8 +483,9 @@ static int walk_space_map_trees(struct checker *c)
 	int r;
 	c->nr_dbitmaps = sm_nr_bitmaps(c->data_nr);
 	c->dindex = calloc(c->nr_dbitmaps + 1, sizeof(*c->dindex));
+	c->dloc = calloc(c->nr_dbitmaps + 1, sizeof(*c->dloc));
 	c->dindex_valid = calloc(c->nr_dbitmaps + 1, 1);
-	if (!c->dindex || !c->dindex_valid)
+	if (!c->dindex || !c->dloc || !c->dindex_valid)
 		return -ENOMEM;
 	r = walk_root(c, K_DINDEX, c->sb.data_sm.bitmap_root, SM_INDEX_ENTRY_SIZE,
 		      "data space map index tree");
@@ -576,12 +582,80 @@ static int check_one_map(struct checker *c, const char *name,
 	return r;
 }
 
+/* Plan, or leave the plan empty for a map without leaks. */
+static int plan_map(struct checker *c, struct sm_repair *m, uint64_t leaked)
+{
+	int r = leaked ? sm_repair_plan(c->dev, m) : 0;
+	if (!r && m->freed != leaked)
+		r = -EILSEQ; /* the plan disagrees with the check */
+	return r;
+}
+
+/* The ordered writes of thin_check.h; returns 0 or -errno. */
+static int write_repair(struct checker *c, struct sm_repair *maps)
+{
+	uint64_t alloc[2] = { c->sb.data_sm.nr_allocated,
+			      c->sb.metadata_sm.nr_allocated };
+	int r = 0;
+	for (int k = 0; k < 2 && !r; k++)
+		r = sm_repair_index(c->dev, &maps[k]);
+	if (!r)
+		r = bdev_sync(c->dev);
+	for (int k = 0; k < 2; k++)
+		if (maps[k].freed)
+			alloc[k] = maps[k].allocated;
+	if (!r)
+		r = thin_sb_set_nr_allocated(c->dev, alloc[0], alloc[1]);
+	for (int k = 0; k < 2 && !r; k++)
+		r = sm_repair_bitmaps(c->dev, &maps[k]);
+	if (!r)
+		r = bdev_sync(c->dev);
+	if (!r) {
+		c->res->data_repaired = maps[0].freed;
+		c->res->metadata_repaired = maps[1].freed;
+		c->res->metadata_free = c->md_nr - alloc[1];
+	}
+	return r;
+}
+
+static void repair_leaks(struct checker *c, const struct sm_index_entry *midx,
+			 const struct sm_root *mroot)
+{
+	struct thin_check_result *res = c->res;
+	struct sm_index_loc mloc[SM_METADATA_MAX_BITMAPS];
+	struct sm_repair maps[2] = {
+		{ .root = &c->sb.data_sm, .index = c->dindex, .loc = c->dloc,
+		  .index_kind = BK_BTREE_NODE, .computed = &c->data_counts },
+		{ .root = mroot, .index = midx, .loc = mloc,
+		  .index_kind = BK_INDEX, .computed = &c->md_counts },
+	};
+	int r;
+
+	if (!(res->data_leaked || res->metadata_leaked) || res->data_bad ||
+	    res->metadata_bad || c->oom ||
+	    c->rep->counts[REPORT_FATAL] != c->fatal_at_start)
+		return;
+	for (uint64_t i = 0; i < sm_nr_bitmaps(mroot->nr_blocks); i++) {
+		mloc[i].block = mroot->bitmap_root;
+		mloc[i].offset = SM_BITMAP_HEADER + SM_INDEX_ENTRY_SIZE * (uint32_t)i;
+	}
+	r = plan_map(c, &maps[0], res->data_leaked);
+	if (!r)
+		r = plan_map(c, &maps[1], res->metadata_leaked);
+	if (!r)
+		r = write_repair(c, maps);
+	res->repair_error = r;
+	sm_repair_release(&maps[0]);
+	sm_repair_release(&maps[1]);
+}
+
 static int check_space_maps(struct checker *c)
 {
 	uint64_t nr_m = sm_nr_bitmaps(c->md_nr);
 	struct sm_index_entry midx[SM_METADATA_MAX_BITMAPS];
 	uint8_t mvalid[SM_METADATA_MAX_BITMAPS] = { 0 };
 	struct sm_root mroot = c->sb.metadata_sm;
+	unsigned long nonfatal = c->rep->counts[REPORT_NONFATAL];
 	int r;
 
 	r = walk_space_map_trees(c);
@@ -604,6 +678,10 @@ static int check_space_maps(struct checker *c)
 			  &c->md_counts, &c->res->metadata_leaked,
 			  &c->res->metadata_bad);
 	c->res->space_maps_checked = true;
+	/* sm_check's only non-fatal findings are the leak lines */
+	c->res->leak_findings = c->rep->counts[REPORT_NONFATAL] - nonfatal;
+	if (!r && c->opts->repair_leaks)
+		repair_leaks(c, midx, &mroot);
 	return r;
 }
 
@@ -681,6 +759,7 @@ static void release(struct checker *c)
 	refcount_release(&c->md_counts);
 	refcount_release(&c->data_counts);
 	free(c->dindex);
+	free(c->dloc);
 	free(c->dindex_valid);
 	free(c->dovf.v);
 	free(c->movf.v);
@@ -741,7 +820,8 @@ out:
 int thin_check(struct bdev *dev, const struct thin_check_opts *opts,
 	       struct reporter *rep, struct thin_check_result *res)
 {
-	struct checker c = { .dev = dev, .rep = rep, .opts = opts, .res = res };
+	struct checker c = { .dev = dev, .rep = rep, .opts = opts, .res = res,
+			     .fatal_at_start = rep->counts[REPORT_FATAL] };
 	int r;
 
 	memset(res, 0, sizeof(*res));

@@ -139,7 +139,14 @@ int thin_sb_read(struct bdev *dev, uint64_t where, struct thin_superblock *sb,
 	return r;
 }
 
-int thin_sb_clear_flags(struct bdev *dev, uint32_t bits)
+/*
+ * Re-read block 0, check it, let edit() change bytes of it (it returns
+ * false when nothing needs to change), then reseal, write and sync.
+ */
+static int sb_rewrite(struct bdev *dev,
+		      bool (*edit)(uint8_t *blk, const struct thin_superblock *sb,
+				   const void *ctx),
+		      const void *ctx)
 {
 	struct thin_superblock sb;
 	uint8_t *buf = bdev_alloc_buf(1);
@@ -149,9 +156,7 @@ int thin_sb_clear_flags(struct bdev *dev, uint32_t bits)
 	r = bdev_read(dev, 0, 1, buf);
 	if (!r && thin_sb_check(buf, 0, &sb) != SBP_NONE)
 		r = -EILSEQ;
-	if (!r && (sb.flags & bits)) {
-		/* Keep every byte but the flags word (and the checksum). */
-		le32_store(buf + 4, sb.flags & ~bits);
+	if (!r && edit(buf, &sb, ctx)) {
 		block_seal(BK_SUPERBLOCK, buf, 0);
 		r = bdev_write(dev, 0, 1, buf);
 		if (!r)
@@ -159,4 +164,43 @@ int thin_sb_clear_flags(struct bdev *dev, uint32_t bits)
 	}
 	bdev_free_buf(buf);
 	return r;
+}
+
+static bool clear_flag_bits(uint8_t *blk, const struct thin_superblock *sb,
+			    const void *ctx)
+{
+	uint32_t bits = *(const uint32_t *)ctx;
+	if (!(sb->flags & bits))
+		return false;
+	/* Keep every byte but the flags word (and the checksum). */
+	le32_store(blk + 4, sb->flags & ~bits);
+	return true;
+}
+
+int thin_sb_clear_flags(struct bdev *dev, uint32_t bits)
+{
+	return sb_rewrite(dev, clear_flag_bits, &bits);
+}
+
+/* Offsets of nr_allocated in the two space-map root blobs (A.3, A.7.1). */
+#define SB_DATA_NR_ALLOCATED	 0x48u
+#define SB_METADATA_NR_ALLOCATED 0xC8u
+
+static bool set_allocated(uint8_t *blk, const struct thin_superblock *sb,
+			  const void *ctx)
+{
+	const uint64_t *v = ctx;
+	if (sb->data_sm.nr_allocated == v[0] &&
+	    sb->metadata_sm.nr_allocated == v[1])
+		return false;
+	le64_store(blk + SB_DATA_NR_ALLOCATED, v[0]);
+	le64_store(blk + SB_METADATA_NR_ALLOCATED, v[1]);
+	return true;
+}
+
+int thin_sb_set_nr_allocated(struct bdev *dev, uint64_t data_allocated,
+			     uint64_t metadata_allocated)
+{
+	const uint64_t v[2] = { data_allocated, metadata_allocated };
+	return sb_rewrite(dev, set_allocated, v);
 }

@@ -148,11 +148,29 @@ static int parse(int argc, char **argv, struct check_args *a)
 static int verdict(const struct check_args *a, const struct reporter *rep,
 		   const struct thin_check_result *res)
 {
-	if (!res->sb_ok || rep->counts[REPORT_FATAL])
+	unsigned long nonfatal = rep->counts[REPORT_NONFATAL];
+	if (!res->sb_ok || rep->counts[REPORT_FATAL] || res->repair_error)
 		return EXIT_FAILURE_RUNTIME;
-	if (rep->counts[REPORT_NONFATAL] && !a->ignore_nonfatal)
+	if (res->data_repaired || res->metadata_repaired)
+		nonfatal -= res->leak_findings; /* fixed */
+	if (nonfatal && !a->ignore_nonfatal)
 		return EXIT_FAILURE_RUNTIME;
 	return EXIT_OK;
+}
+
+/* What the leak repair did, or why it stopped. */
+static void report_repair(const struct check_args *a,
+			  const struct thin_check_result *res)
+{
+	if (res->repair_error)
+		tool_error(a->quiet, "%s: couldn't repair the leaked blocks: %s",
+			   TOOL, strerror(-res->repair_error));
+	if (res->data_repaired)
+		tool_error(a->quiet, "data space map: repaired %llu leaked blocks",
+			   (unsigned long long)res->data_repaired);
+	if (res->metadata_repaired)
+		tool_error(a->quiet, "metadata space map: repaired %llu leaked blocks",
+			   (unsigned long long)res->metadata_repaired);
 }
 
 int cmd_thin_check(int argc, char **argv)
@@ -166,6 +184,7 @@ int cmd_thin_check(int argc, char **argv)
 		return status;
 
 	bool writes = a.clear_needs_check || a.auto_repair;
+	a.o.repair_leaks = writes; /* both flags repair leaks (COMPAT.md) */
 	unsigned flags = (writes ? BDEV_WRITE : 0) |
 			 (a.o.metadata_snap ? 0 : BDEV_EXCL);
 	status = tool_open_metadata(a.input, flags, a.quiet, &dev);
@@ -179,6 +198,7 @@ int cmd_thin_check(int argc, char **argv)
 		bdev_close(&dev);
 		return EXIT_FAILURE_RUNTIME;
 	}
+	report_repair(&a, &res);
 	status = verdict(&a, &rep, &res);
 	if (res.sb_ok && !a.quiet) {
 		printf("TRANSACTION_ID=%llu\n", (unsigned long long)res.sb.trans_id);
