@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -213,16 +215,41 @@ void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count)
 		      (off_t)(count << MD_BLOCK_SHIFT), POSIX_FADV_WILLNEED);
 }
 
+/* Test-only fault injection (see BDEV_FAULT_ENV in block_io.h). */
+static long fault_after = -2; /* -2: not read yet, -1: off */
+static long fault_writes;
+
+static void fault_point(void)
+{
+	long n = __atomic_load_n(&fault_after, __ATOMIC_RELAXED);
+	if (n == -2) {
+		const char *e = getenv(BDEV_FAULT_ENV);
+		n = e && *e ? strtol(e, NULL, 10) : -1;
+		__atomic_store_n(&fault_after, n, __ATOMIC_RELAXED);
+	}
+	if (n >= 0 && __atomic_fetch_add(&fault_writes, 1, __ATOMIC_SEQ_CST) >= n)
+		kill(getpid(), SIGKILL);
+}
+
 int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 	       const void *buf)
 {
+	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+		return dev->writable ? -ERANGE : -EBADF;
+	return bdev_pwrite(dev, block << MD_BLOCK_SHIFT,
+			   (size_t)count * MD_BLOCK_SIZE, buf);
+}
+
+int bdev_pwrite(struct bdev *dev, uint64_t offset, size_t len,
+		const void *buf)
+{
 	const char *p = buf;
-	size_t len = (size_t)count * MD_BLOCK_SIZE;
-	off_t off = (off_t)(block << MD_BLOCK_SHIFT);
+	off_t off = (off_t)offset;
 	if (!dev->writable)
 		return -EBADF;
-	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+	if (offset > dev->size || len > dev->size - offset)
 		return -ERANGE;
+	fault_point();
 	while (len) {
 		ssize_t w = pwrite(dev->fd, p, len, off);
 		if (w < 0) {
@@ -235,6 +262,16 @@ int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 		len -= (size_t)w;
 	}
 	return 0;
+}
+
+int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin)
+{
+	char path[64];
+	*twin = *dev;
+	twin->direct = false;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dev->fd);
+	twin->fd = open(path, (dev->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	return twin->fd < 0 ? -errno : 0;
 }
 
 int bdev_sync(struct bdev *dev)

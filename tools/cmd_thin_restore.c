@@ -106,25 +106,9 @@ static int parse(int argc, char **argv, struct restore_args *a)
 
 static int open_output(const struct restore_args *a, struct bdev *dev)
 {
-	int r = bdev_open(dev, a->output, BDEV_WRITE | BDEV_EXCL);
-	if (r == -ENOENT) {
-		tool_error(a->quiet, "Couldn't find output file '%s'", a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EINVAL) {
-		tool_error(a->quiet, "Not a block device or regular file '%s'.",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EBUSY) {
-		tool_error(a->quiet, "Couldn't open '%s' exclusively: it is in use",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r) {
-		tool_error(a->quiet, "Couldn't open '%s': %s", a->output, strerror(-r));
-		return EXIT_FAILURE_RUNTIME;
-	}
+	int r = tool_open_output(a->output, 0, a->quiet, dev);
+	if (r)
+		return r;
 	if (dev->size < MIN_OUTPUT_SIZE) {
 		tool_error(a->quiet, "Output file too small.");
 		bdev_close(dev);

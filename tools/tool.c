@@ -151,3 +151,26 @@ int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 	}
 	return 0;
 }
+
+int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
+		     struct bdev *dev)
+{
+	int r = bdev_open(dev, path, bdev_flags | BDEV_WRITE | BDEV_EXCL);
+	if (r == -ENOENT) {
+		tool_error(quiet, "Couldn't find output file '%s'", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EINVAL) {
+		tool_error(quiet, "Not a block device or regular file '%s'.", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EBUSY) {
+		tool_error(quiet, "Couldn't open '%s' exclusively: it is in use", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r) {
+		tool_error(quiet, "Couldn't open '%s': %s", path, strerror(-r));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}

@@ -32,6 +32,8 @@ int cmd_thin_restore(int argc, char **argv);
 int cmd_thin_rmap(int argc, char **argv);
 int cmd_snap_check(int argc, char **argv);
 int cmd_snap_dump(int argc, char **argv);
+int cmd_snap_restore(int argc, char **argv);
+int cmd_snap_merge_offline(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */
@@ -71,6 +73,14 @@ int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
  */
 int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
 		    struct bdev *dev);
+
+/*
+ * Open an output device or file for writing (exclusively if a block
+ * device; bdev_flags may add BDEV_DIRECT) with thin_restore's messages.
+ * Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
+		     struct bdev *dev);
 
 /*
  * Open a binary metadata input with the upstream checks and messages:
