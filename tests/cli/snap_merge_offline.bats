@@ -300,6 +300,40 @@ $d/cow: refusing to merge: the store is not usable (see above)" ]
 	[ "$stderr" = "Couldn't find '$d/missing'" ]
 }
 
+# loop FILE [SECTOR_SIZE]: attach FILE to a loop device (echo its path);
+# the test is skipped where that is not possible (not root, no losetup)
+loop() {
+	[ "$(id -u)" = 0 ] && command -v losetup >/dev/null 2>&1 || return 1
+	losetup -f --show ${2:+--sector-size "$2"} "$1" 2>/dev/null
+}
+
+teardown() {
+	local l
+	for l in ${loops:-}; do losetup -d "$l" 2>/dev/null || true; done
+}
+
+@test "refused on block devices: in use, chunk smaller than the logical block" {
+	"$FILL" "$d/origin" 1048576 1
+	seq 1 3 | alloc 8 | store cow 8 64 2
+	lo=$(loop "$d/cow") || skip "no loop devices here"
+	loops=$lo
+	# another process holds the COW exclusively
+	python3 -c 'import os, sys, time; os.open(sys.argv[1], os.O_RDONLY | os.O_EXCL); time.sleep(5)' "$lo" &
+	holder=$!
+	sleep 0.5
+	merge 64 --origin "$d/origin" --cow "$lo" --no-other-snapshots
+	kill "$holder" 2>/dev/null || true
+	wait "$holder" 2>/dev/null || true
+	[ "$stderr" = "snap_merge_offline: '$lo' is in use: deactivate the snapshot and its origin first" ]
+	# 2 KiB chunks on a device with 4 KiB logical blocks
+	seq 1 3 | alloc 4 | store c4 4 64 3
+	lo4=$(loop "$d/c4" 4096) || skip "no loop devices with 4 KiB sectors here"
+	loops="$lo $lo4"
+	merge 64 --origin "$d/origin" --cow "$lo4" --no-other-snapshots
+	[ "$stderr" = "$lo4: chunk size 4 sectors is not a multiple of the logical block size of $lo4 (4096 bytes)" ]
+	merge 0 --origin "$d/origin" --cow "$lo" --no-other-snapshots --dry-run
+}
+
 @test "-h, -V" {
 	merge 0 -V
 	[ "$output" = "1.0.0" ]
