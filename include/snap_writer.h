@@ -15,6 +15,11 @@
 
 #include "snap_store.h"
 
+struct held_area {
+	uint64_t nr;
+	uint8_t *buf;
+};
+
 struct snap_writer {
 	struct snap_store *s;	/* formatted and valid */
 	uint8_t *area;		/* current area, chunk_bytes */
@@ -22,6 +27,8 @@ struct snap_writer {
 	uint64_t committed;	/* entries in use in it */
 	uint64_t next_free;	/* next chunk to allocate */
 	bool dirty;		/* the buffer differs from the disk */
+	struct held_area *held;	/* emptied areas not yet written, last first */
+	size_t nr_held, cap_held;
 };
 
 /*
@@ -51,10 +58,10 @@ void snap_writer_release(struct snap_writer *w);
 int snap_writer_alloc(struct snap_writer *w, uint64_t *chunk);
 
 /*
- * Would `count` more allocations and appends fit (chunks and the areas
- * that fill meanwhile)?  Changes nothing.
+ * How many more exceptions fit: chunks to allocate, and the area after
+ * each one that fills.  Changes nothing.
  */
-bool snap_writer_room_for(const struct snap_writer *w, uint64_t count);
+uint64_t snap_writer_capacity(const struct snap_writer *w);
 
 /*
  * Append an exception to the current area.  When that fills the area,
@@ -66,7 +73,9 @@ int snap_writer_append(struct snap_writer *w, uint64_t old_chunk,
 
 /*
  * Commit: if the area changed, sync the device (the data the new
- * entries refer to), write the area, sync again.
+ * entries refer to), write the area, sync again.  Areas emptied by
+ * merging (held) are written first, from the last one down, each synced
+ * before the next, so that the store on disk is valid after each write.
  */
 int snap_writer_commit(struct snap_writer *w);
 
@@ -74,9 +83,10 @@ int snap_writer_commit(struct snap_writer *w);
 
 /*
  * The last run of the store: if the current area is empty, step back to
- * the previous (full) area, reading it.  *len = 0 when the store is
- * empty; otherwise *last is the last entry and *len the number of
- * entries before it (itself included) that continue it backwards.
+ * the previous (full) area, reading it (an emptied area not yet written
+ * is held for the next commit).  *len = 0 when the store is empty;
+ * otherwise *last is the last entry and *len the number of entries
+ * before it (itself included) that continue it backwards.
  */
 int snap_writer_last_run(struct snap_writer *w, struct snap_exception *last,
 			 uint64_t *len);

@@ -40,6 +40,7 @@ struct merge {
 	unsigned nr_others;
 	struct copier cp;
 	struct run *batch;
+	unsigned batch_cap;
 	bool serial;			/* duplicate origin chunks: one run at a time */
 	uint64_t total, done;
 };
@@ -359,8 +360,9 @@ static int commit_others(struct merge *m, unsigned nr_runs)
 	return r;
 }
 
-/* The runs to the origin, synced; then the entries cleared. */
-static int merge_runs(struct merge *m, unsigned nr_runs, uint64_t entries)
+/* The runs to the origin, synced; then the areas with their entries
+ * cleared are written. */
+static int merge_runs(struct merge *m, unsigned nr_runs)
 {
 	uint64_t cb = m->cow.s.chunk_bytes, before = m->cp.bytes_done;
 	uint64_t origin_bytes = m->origin_sectors * SNAP_SECTOR;
@@ -378,30 +380,40 @@ static int merge_runs(struct merge *m, unsigned nr_runs, uint64_t entries)
 	if (!r)
 		r = bdev_sync(m->origin->meta);
 	progress(m, m->cp.bytes_done - before);
-	if (r)
-		return r;
-	snap_writer_clear_tail(&m->cow.w, entries);
-	return snap_writer_commit(&m->cow.w);
+	return r ? r : snap_writer_commit(&m->cow.w);
 }
 
+/*
+ * Batches of runs, up to batch_bytes, possibly over several areas: the
+ * entries are cleared in memory as the runs are taken and written only
+ * after the runs reached the origin.
+ */
 static int run_batches(struct merge *m)
 {
 	struct snap_writer *w = &m->cow.w;
 	struct snap_exception last;
-	uint64_t len;
+	uint64_t len, entries = 0, bytes = 0;
+	unsigned nr = 0;
 	int r;
-	while (!(r = snap_writer_last_run(w, &last, &len)) && len) {
-		uint64_t skip = 0, bytes = 0;
-		unsigned nr = 0;
-		do {
-			len = snap_writer_run_at(w, skip, &last);
+	for (;;) {
+		r = snap_writer_last_run(w, &last, &len);
+		if (!r && len) {
 			m->batch[nr++] = (struct run){ last.old_chunk - len + 1,
 						       last.new_chunk - len + 1, len };
-			skip += len;
+			snap_writer_clear_tail(w, len);
+			entries += len;
 			bytes += len * m->cow.s.chunk_bytes;
-		} while (skip < w->committed && bytes < m->o->batch_bytes && !m->serial);
+		}
+		if (r || (!len && !nr))
+			break;
+		if (len && bytes < m->o->batch_bytes && nr < m->batch_cap && !m->serial)
+			continue;
 		m->st->batches++;
-		if ((r = commit_others(m, nr)) || (r = merge_runs(m, nr, skip)))
+		if ((r = commit_others(m, nr)) || (r = merge_runs(m, nr)))
+			break;
+		nr = 0;
+		entries = bytes = 0;
+		if (!len)
 			break;
 	}
 	return r;
@@ -443,7 +455,8 @@ int snap_merge(struct snap_merge_dev *origin, struct snap_merge_dev *cow,
 	for (unsigned i = 0; i < nr_others; i++)
 		st->other[i].ignored = ctx[i].ignored;
 	if (!r && !o->dry_run && m.cow.s.nr_ex) {
-		m.batch = malloc(m.cow.s.per_area * sizeof(*m.batch));
+		m.batch_cap = 65536;
+		m.batch = malloc(m.batch_cap * sizeof(*m.batch));
 		r = m.batch ? copier_init(&m.cp, o->threads, o->max_io, o->verify) : -ENOMEM;
 		if (!r) {
 			progress(&m, 0);

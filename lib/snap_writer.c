@@ -100,7 +100,12 @@ int snap_writer_init(struct snap_writer *w, struct snap_store *s)
 
 void snap_writer_release(struct snap_writer *w)
 {
+	for (size_t i = 0; i < w->nr_held; i++)
+		free(w->held[i].buf);
+	free(w->held);
 	free(w->area);
+	w->held = NULL;
+	w->nr_held = 0;
 	w->area = NULL;
 }
 
@@ -114,24 +119,23 @@ int snap_writer_alloc(struct snap_writer *w, uint64_t *chunk)
 	return 0;
 }
 
-bool snap_writer_room_for(const struct snap_writer *w, uint64_t count)
+uint64_t snap_writer_capacity(const struct snap_writer *w)
 {
 	const struct snap_store *s = w->s;
-	uint64_t next = w->next_free, used = w->committed, area = w->area_nr;
-	for (uint64_t k = 0; k < count; k++) {
-		if (next >= s->nr_chunks)
-			return false;
+	uint64_t next = w->next_free, used = w->committed, area = w->area_nr, n = 0;
+	while (next < s->nr_chunks) {
 		next++;
 		if (snap_is_area(s, next))
 			next++;
 		if (++used == s->per_area) {
 			/* the next area gets zeroed: it must exist */
 			if (snap_area_location(s, ++area) >= s->nr_chunks)
-				return false;
+				break;
 			used = 0;
 		}
+		n++;
 	}
-	return true;
+	return n;
 }
 
 static void put_entry(struct snap_writer *w, uint64_t i, uint64_t old_chunk,
@@ -179,11 +183,35 @@ int snap_writer_append(struct snap_writer *w, uint64_t old_chunk,
 	return w->committed == w->s->per_area ? finish_full_area(w) : 0;
 }
 
+/* Write the held areas, last first, each made durable before the next. */
+static int write_held(struct snap_writer *w)
+{
+	const struct snap_store *s = w->s;
+	int r = 0;
+	size_t i = 0;
+	for (; i < w->nr_held && !r; i++) {
+		r = bdev_pwrite(s->dev, snap_area_location(s, w->held[i].nr) * s->chunk_bytes,
+				s->chunk_bytes, w->held[i].buf);
+		if (!r)
+			r = bdev_sync(s->dev);
+	}
+	if (r)
+		return r;
+	for (i = 0; i < w->nr_held; i++)
+		free(w->held[i].buf);
+	w->nr_held = 0;
+	return 0;
+}
+
 int snap_writer_commit(struct snap_writer *w)
 {
-	if (!w->dirty)
+	if (!w->dirty && !w->nr_held)
 		return 0;
 	int r = bdev_sync(w->s->dev);
+	if (!r)
+		r = write_held(w);
+	if (!r && !w->dirty)
+		return 0;
 	if (!r)
 		r = area_io(w, true);
 	if (!r)
@@ -208,6 +236,26 @@ uint64_t snap_writer_run_at(const struct snap_writer *w, uint64_t skip,
 	return n;
 }
 
+/* Keep the emptied current area for the next commit; take a new buffer. */
+static int hold_area(struct snap_writer *w)
+{
+	if (w->nr_held == w->cap_held) {
+		size_t n = w->cap_held ? w->cap_held * 2 : 16;
+		struct held_area *h = realloc(w->held, n * sizeof(*h));
+		if (!h)
+			return -ENOMEM;
+		w->held = h;
+		w->cap_held = n;
+	}
+	uint8_t *fresh = alloc_chunk(w->s->chunk_bytes);
+	if (!fresh)
+		return -ENOMEM;
+	w->held[w->nr_held++] = (struct held_area){ w->area_nr, w->area };
+	w->area = fresh;
+	w->dirty = false;
+	return 0;
+}
+
 int snap_writer_last_run(struct snap_writer *w, struct snap_exception *last,
 			 uint64_t *len)
 {
@@ -215,8 +263,8 @@ int snap_writer_last_run(struct snap_writer *w, struct snap_exception *last,
 	if (!w->committed) {
 		if (!w->area_nr)
 			return 0;
-		if (w->dirty)
-			return -EBUSY;
+		if (w->dirty && hold_area(w))
+			return -ENOMEM;
 		w->area_nr--;
 		int r = area_io(w, false);
 		if (r)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -20,6 +21,9 @@ static const char *const TOOL = "snap_merge_offline";
 #define MAX_IO	      (4u << 20)
 #define BATCH_BYTES   (64ull << 20)
 #define THREADS	      8u
+/* TEST ONLY: bytes merged per commit, to get many commits from small
+ * test stores (tests/cli/snap_merge_offline.bats). */
+#define BATCH_ENV     "THINSNAP_MERGE_BATCH"
 
 static void usage(FILE *f)
 {
@@ -249,6 +253,9 @@ static int merge(const struct merge_args *a, struct opened *o)
 		.max_io = MAX_IO, .batch_bytes = BATCH_BYTES, .rep = &rep,
 	};
 	struct snap_merge_stats st;
+	const char *batch = getenv(BATCH_ENV);
+	if (batch && *batch)
+		opts.batch_bytes = strtoull(batch, NULL, 10);
 	if (!a->quiet && isatty(STDERR_FILENO)) {
 		clock_gettime(CLOCK_MONOTONIC, &bar.start);
 		opts.progress = show_progress;
