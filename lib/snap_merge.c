@@ -433,6 +433,14 @@ static int prepare(struct merge *m)
 	return r;
 }
 
+static void note_buffered(struct merge *m, const char *name, const struct copy_end *e)
+{
+	if (e->direct_refused)
+		report(m->rep, REPORT_INFO,
+		       "%s: O_DIRECT I/O refused by the file system: buffered I/O and fdatasync used",
+		       name);
+}
+
 int snap_merge(struct snap_merge_dev *origin, struct snap_merge_dev *cow,
 	       struct snap_merge_dev *others, unsigned nr_others,
 	       const struct snap_merge_opts *o, struct snap_merge_stats *st)
@@ -469,6 +477,10 @@ int snap_merge(struct snap_merge_dev *origin, struct snap_merge_dev *cow,
 		}
 		free(m.batch);
 	}
+	note_buffered(&m, origin->name, &m.origin_end);
+	note_buffered(&m, cow->name, &m.cow.data);
+	for (unsigned i = 0; i < nr_others; i++)
+		note_buffered(&m, others[i].name, &ctx[i].data);
 	close_store(&m.cow);
 	for (unsigned i = 0; i < nr_others; i++)
 		close_store(&ctx[i]);

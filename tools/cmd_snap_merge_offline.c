@@ -244,9 +244,18 @@ static void summary(const struct merge_args *a, const struct snap_merge_stats *s
 			       (unsigned long long)st->other[i].bytes);
 }
 
+/* Details (REPORT_INFO) only with -v. */
+static void emit_plain(void *ctx, enum report_level level, const char *msg)
+{
+	if (level != REPORT_INFO)
+		tool_report_stderr(ctx, level, msg);
+}
+
 static int merge(const struct merge_args *a, struct opened *o)
 {
-	struct reporter rep = { .emit = a->quiet ? NULL : tool_report_stderr };
+	struct reporter rep = { .emit = a->quiet     ? NULL
+					: a->verbose ? tool_report_stderr
+						     : emit_plain };
 	struct bar bar = { .shown = false };
 	struct snap_merge_opts opts = {
 		.dry_run = a->dry_run, .verify = a->verify, .threads = THREADS,

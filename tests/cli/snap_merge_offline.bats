@@ -198,6 +198,22 @@ $d/cow: O_DIRECT
 $d/s1: O_DIRECT
 $d/s1: the snapshot was invalidated; ignored, as the kernel does" ]
 	[ "$(sha_of "$d/s1")" = "$sha" ]
+	# said only with -v
+	seq 1 10 | alloc 8 | store cow 8 64 2
+	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
+	[ -z "$stderr" ]
+}
+
+@test "a progress line on a terminal only" {
+	command -v script >/dev/null 2>&1 || skip "no script(1)"
+	"$FILL" "$d/origin" 1048576 1
+	seq 1 100 | alloc 8 | store cow 8 256 2
+	script -qec "$SM --origin $d/origin --cow $d/cow --no-other-snapshots" /dev/null >"$d/tty"
+	grep -q 'merging 100.0%.*MiB/s  ETA 0:00' "$d/tty"
+	grep -q "^merged 100 chunks (409600 bytes) in 1 runs" "$d/tty"
+	seq 1 100 | alloc 8 | store cow 8 256 2
+	merge 0 --origin "$d/origin" --cow "$d/cow" --no-other-snapshots
+	[ -z "$stderr" ]
 }
 
 @test "--dry-run reports and writes nothing" {
