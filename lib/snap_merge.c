@@ -392,7 +392,7 @@ static int run_batches(struct merge *m)
 {
 	struct snap_writer *w = &m->cow.w;
 	struct snap_exception last;
-	uint64_t len, entries = 0, bytes = 0;
+	uint64_t len, bytes = 0;
 	unsigned nr = 0;
 	int r;
 	for (;;) {
@@ -401,7 +401,6 @@ static int run_batches(struct merge *m)
 			m->batch[nr++] = (struct run){ last.old_chunk - len + 1,
 						       last.new_chunk - len + 1, len };
 			snap_writer_clear_tail(w, len);
-			entries += len;
 			bytes += len * m->cow.s.chunk_bytes;
 		}
 		if (r || (!len && !nr))
@@ -412,7 +411,7 @@ static int run_batches(struct merge *m)
 		if ((r = commit_others(m, nr)) || (r = merge_runs(m, nr)))
 			break;
 		nr = 0;
-		entries = bytes = 0;
+		bytes = 0;
 		if (!len)
 			break;
 	}

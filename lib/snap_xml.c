@@ -46,6 +46,7 @@ struct parse {
 	uint64_t cap;
 	int status;
 	bool open, closed;
+	const char *inside;	/* the open exception element, if any */
 };
 
 static void fail(struct parse *ps, const char *fmt, ...)
@@ -221,6 +222,10 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 	enum tag t = !strcmp(name, tag_names[T_SINGLE]) ? T_SINGLE : T_RUN;
 	if (ps->status)
 		return;
+	if (ps->inside) {
+		fail(ps, "<%s> inside <%s>", name, ps->inside);
+		return;
+	}
 	if (!top && strcmp(name, tag_names[T_SINGLE]) && strcmp(name, tag_names[T_RUN])) {
 		fail(ps, "unknown element <%s>", name);
 	} else if (top) {
@@ -232,6 +237,7 @@ static void XMLCALL on_start(void *ctx, const XML_Char *name,
 		fail(ps, "<%s> outside a formatted <snapshot_store>", name);
 	} else {
 		exception(ps, t, atts);
+		ps->inside = tag_names[t];
 	}
 }
 
@@ -240,6 +246,8 @@ static void XMLCALL on_end(void *ctx, const XML_Char *name)
 	struct parse *ps = ctx;
 	if (!strcmp(name, tag_names[T_STORE]))
 		ps->closed = true;
+	else
+		ps->inside = NULL;
 }
 
 static void XMLCALL on_text(void *ctx, const XML_Char *s, int len)

@@ -169,6 +169,8 @@ reject() {
 	reject "$d/bad.xml:3:1: junk after document element"
 	printf '%s\n  text\n</snapshot_store>\n' "$h" >"$d/bad.xml"
 	reject "$d/bad.xml:2:1: unexpected text 'text'"
+	printf '%s\n  <exception old_chunk="1" new_chunk="2">\n<exception old_chunk="3" new_chunk="4"/></exception>\n</snapshot_store>\n' "$h" >"$d/bad.xml"
+	reject "$d/bad.xml:3:1: <exception> inside <exception>"
 	printf '<exception old_chunk="1" new_chunk="2"/>\n' >"$d/bad.xml"
 	reject "$d/bad.xml:1:1: <exception> outside a formatted <snapshot_store>"
 	printf '<snapshot_store formatted="0" size="8">\n<exception old_chunk="1" new_chunk="2"/>\n</snapshot_store>\n' >"$d/bad.xml"
