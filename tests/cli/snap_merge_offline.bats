@@ -23,13 +23,6 @@ setup() {
 	d=$BATS_TEST_TMPDIR
 }
 
-# alloc CHUNK_SECTORS: read origin chunks, one a line, and print "OLD NEW"
-# with NEW allocated as the kernel does (from 2, skipping metadata areas)
-alloc() {
-	awk -v e=$(($1 * 512 / 16)) 'BEGIN { c = 2 }
-		{ print $1, c; c++; if ((c - 1) % (e + 1) == 0) c++ }'
-}
-
 # store NAME CHUNK NR_CHUNKS SEED [VALID] < pairs: patterned file $d/NAME
 # holding a store with those exceptions (written by snap_restore)
 store() {
@@ -97,7 +90,7 @@ views_kept() {
 
 @test "one exception; the store is left as the kernel leaves it" {
 	"$FILL" "$d/origin" 1048576 1
-	echo 7 | alloc 8 | store cow 8 64 2
+	echo 7 | snap_alloc 8 | store cow 8 64 2
 	views
 	emptied cow 8 1
 	merge 0 --origin "$d/origin" --cow "$d/cow" --no-other-snapshots
@@ -115,7 +108,7 @@ views_kept() {
 @test "runs and scattered chunks over several metadata areas" {
 	# chunk 8: 256 exceptions an area; 700 exceptions end in area 2
 	"$FILL" "$d/origin" $((3000 * 4096)) 1
-	{ seq 100 399; seq 1000 7 2800; seq 2900 2999; } | alloc 8 | store cow 8 2000 2
+	{ seq 100 399; seq 1000 7 2800; seq 2900 2999; } | snap_alloc 8 | store cow 8 2000 2
 	[ "$(wc -l <"$d/cow.xml")" = 660 ]
 	views
 	emptied cow 8 3
@@ -132,7 +125,7 @@ views_kept() {
 		# the last origin chunk is partial (2 KiB of it exist)
 		last=19
 		"$FILL" "$d/origin" $((last * cs * 512 + 2048)) "$cs"
-		printf '%s\n' 3 4 5 $last 0 11 | alloc "$cs" | store cow "$cs" 40 7
+		printf '%s\n' 3 4 5 $last 0 11 | snap_alloc "$cs" | store cow "$cs" 40 7
 		views
 		emptied cow "$cs" 1
 		merge 0 --origin "$d/origin" --cow "$d/cow" --no-other-snapshots --verify
@@ -144,7 +137,7 @@ views_kept() {
 
 @test "another snapshot with larger chunks: exact exceptions added, views kept" {
 	"$FILL" "$d/origin" $((1024 * 1024 + 2048)) 1
-	{ seq 10 29; echo 3; echo 100; seq 200 255; echo 256; echo 5; } | alloc 8 | store cow 8 512 2
+	{ seq 10 29; echo 3; echo 100; seq 200 255; echo 256; echo 5; } | snap_alloc 8 | store cow 8 512 2
 	printf '6 2\n101 3\n' | store s1 16 256 3
 	views
 	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
@@ -169,9 +162,9 @@ views_kept() {
 
 @test "two other snapshots, smaller and larger chunks, over several areas" {
 	"$FILL" "$d/origin" $((2048 * 16 * 512)) 1
-	{ seq 0 2 600; seq 700 1300; } | alloc 16 | store cow 16 2048 2
-	seq 0 5 4000 | alloc 8 | store s1 8 8192 3
-	seq 3 9 400 | alloc 64 | store s2 64 1024 4
+	{ seq 0 2 600; seq 700 1300; } | snap_alloc 16 | store cow 16 2048 2
+	seq 0 5 4000 | snap_alloc 8 | store s1 8 8192 3
+	seq 3 9 400 | snap_alloc 64 | store s2 64 1024 4
 	views
 	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1" --other "$d/s2"
 	views_kept
@@ -188,7 +181,7 @@ views_kept() {
 
 @test "an invalidated other snapshot is ignored, as the kernel does" {
 	"$FILL" "$d/origin" 1048576 1
-	seq 1 10 | alloc 8 | store cow 8 64 2
+	seq 1 10 | snap_alloc 8 | store cow 8 64 2
 	store s1 8 64 3 0 </dev/null
 	sha=$(sha_of "$d/s1")
 	merge 0 -v --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
@@ -199,7 +192,7 @@ $d/s1: O_DIRECT
 $d/s1: the snapshot was invalidated; ignored, as the kernel does" ]
 	[ "$(sha_of "$d/s1")" = "$sha" ]
 	# said only with -v
-	seq 1 10 | alloc 8 | store cow 8 64 2
+	seq 1 10 | snap_alloc 8 | store cow 8 64 2
 	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
 	[ -z "$stderr" ]
 }
@@ -207,18 +200,18 @@ $d/s1: the snapshot was invalidated; ignored, as the kernel does" ]
 @test "a progress line on a terminal only" {
 	command -v script >/dev/null 2>&1 || skip "no script(1)"
 	"$FILL" "$d/origin" 1048576 1
-	seq 1 100 | alloc 8 | store cow 8 256 2
+	seq 1 100 | snap_alloc 8 | store cow 8 256 2
 	script -qec "$SM --origin $d/origin --cow $d/cow --no-other-snapshots" /dev/null >"$d/tty"
 	grep -q 'merging 100.0%.*MiB/s  ETA 0:00' "$d/tty"
 	grep -q "^merged 100 chunks (409600 bytes) in 1 runs" "$d/tty"
-	seq 1 100 | alloc 8 | store cow 8 256 2
+	seq 1 100 | snap_alloc 8 | store cow 8 256 2
 	merge 0 --origin "$d/origin" --cow "$d/cow" --no-other-snapshots
 	[ -z "$stderr" ]
 }
 
 @test "--dry-run reports and writes nothing" {
 	"$FILL" "$d/origin" 1048576 1
-	{ seq 1 10; seq 20 2 30; } | alloc 8 | store cow 8 64 2
+	{ seq 1 10; seq 20 2 30; } | snap_alloc 8 | store cow 8 64 2
 	printf '0 2\n' | store s1 16 64 3
 	sha=$(sha_of "$d/origin")$(sha_of "$d/cow")$(sha_of "$d/s1")
 	merge 0 --dry-run --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
@@ -235,8 +228,8 @@ $d/s1: would add 11 exceptions (90112 bytes) preserving the origin" ]
 	make_all() {
 		rm -f "$d"/origin "$d"/cow "$d"/s1
 		"$FILL" "$d/origin" $((300 * 512)) 1
-		{ seq 10 49; seq 60 3 150; seq 200 260; } | alloc 1 | store cow 1 600 2
-		seq 0 7 140 | alloc 2 | store s1 2 600 3
+		{ seq 10 49; seq 60 3 150; seq 200 260; } | snap_alloc 1 | store cow 1 600 2
+		seq 0 7 140 | snap_alloc 2 | store s1 2 600 3
 	}
 	make_all
 	views
@@ -282,7 +275,7 @@ $d/cow: refusing to merge: the store is not usable (see above)" ]
 	truncate -s 1M "$d/z"
 	merge 64 --origin "$d/origin" --cow "$d/z" --no-other-snapshots
 	[ "$stderr" = "$d/z is not formatted (magic 0): it holds no snapshot to merge" ]
-	seq 1 3 | alloc 8 | store cow 8 64 2
+	seq 1 3 | snap_alloc 8 | store cow 8 64 2
 	merge 64 --origin "$d/origin" --cow "$d/cow" --other "$d/z"
 	[ "$stderr" = "$d/z is not formatted (magic 0): the kernel formats it with the chunk size of its table when the snapshot is first activated; activate it once, then merge" ]
 	put_le64 "$d/cow" $((4096 + 8)) 1
@@ -295,10 +288,10 @@ $d/cow: refusing to merge: the store is not usable (see above)" ]
 @test "refused: origin too short, the same file twice, an other store that would overflow" {
 	"$FILL" "$d/origin" $((100 * 4096)) 1
 	sha=$(sha_of "$d/origin")
-	printf '%s\n' 5 100 | alloc 8 | store cow 8 64 2
+	printf '%s\n' 5 100 | snap_alloc 8 | store cow 8 64 2
 	merge 64 --origin "$d/origin" --cow "$d/cow" --no-other-snapshots
 	[ "$stderr" = "$d/origin is shorter than the exceptions need: it has 800 sectors, origin chunk 100 of $d/cow starts at sector 800" ]
-	printf '%s\n' 5 60 | alloc 8 | store cow 8 64 2
+	printf '%s\n' 5 60 | snap_alloc 8 | store cow 8 64 2
 	merge 64 --origin "$d/origin" --cow "$d/cow" --other "$d/cow"
 	[ "$stderr" = "snap_merge_offline: '$d/cow' and '$d/cow' are the same file" ]
 	ln "$d/cow" "$d/hard"
@@ -332,7 +325,7 @@ teardown() {
 
 @test "refused on block devices: in use, chunk smaller than the logical block" {
 	"$FILL" "$d/origin" 1048576 1
-	seq 1 3 | alloc 8 | store cow 8 64 2
+	seq 1 3 | snap_alloc 8 | store cow 8 64 2
 	lo=$(loop "$d/cow") || skip "no loop devices here"
 	loops=$lo
 	# another process holds the COW exclusively
@@ -344,7 +337,7 @@ teardown() {
 	wait "$holder" 2>/dev/null || true
 	[ "$stderr" = "snap_merge_offline: '$lo' is in use: deactivate the snapshot and its origin first" ]
 	# 2 KiB chunks on a device with 4 KiB logical blocks
-	seq 1 3 | alloc 4 | store c4 4 64 3
+	seq 1 3 | snap_alloc 4 | store c4 4 64 3
 	lo4=$(loop "$d/c4" 4096) || skip "no loop devices with 4 KiB sectors here"
 	loops="$lo $lo4"
 	merge 64 --origin "$d/origin" --cow "$lo4" --no-other-snapshots

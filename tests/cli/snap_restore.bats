@@ -17,19 +17,6 @@ setup() {
 	d=$BATS_TEST_TMPDIR
 }
 
-# seq_pairs FIRST_OLD COUNT CHUNK_SECTORS: COUNT exceptions allocated as
-# the kernel does (from chunk 2, skipping metadata areas)
-seq_pairs() {
-	awk -v o="$1" -v n="$2" -v e=$(($3 * 512 / 16)) 'BEGIN {
-		c = 2
-		for (k = 0; k < n; k++) {
-			print o + k, c
-			c++
-			if ((c - 1) % (e + 1) == 0) c++
-		}
-	}'
-}
-
 # store_trip NAME: dump $d/NAME, restore it onto a zeroed file of the same
 # size, and expect the same bytes and the same XML back
 store_trip() {
