@@ -3,7 +3,6 @@
  * snap_restore: write a dm-snapshot exception store from snap_dump XML.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
 #include <unistd.h>
@@ -54,36 +53,20 @@ static int parse(int argc, char **argv, struct restore_args *a)
 		}
 		return tool_common_option(TOOL, usage, a->quiet, c, argv);
 	}
-	if (optind < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"unexpected argument '%s'", argv[optind]);
-	if (!a->input)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (!a->output)
-		return tool_usage_error(TOOL, usage, a->quiet, "No output file provided.");
-	return -1;
+	return tool_restore_files(TOOL, usage, a->quiet, argc, argv, a->input, a->output);
 }
 
 static int read_xml(const struct restore_args *a, struct snap_image *img)
 {
 	struct xml_error err;
-	int in = open(a->input, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		tool_error(a->quiet, errno == ENOENT ? "Couldn't find input file '%s'"
-						      : "Couldn't open input file '%s'",
-			   a->input);
+	int in = tool_open_xml(a->input, a->quiet);
+	if (in < 0)
 		return EXIT_FAILURE_RUNTIME;
-	}
 	int r = snap_xml_read(in, img, &err);
 	close(in);
-	if (!r)
-		return 0;
-	if (err.line)
-		tool_error(a->quiet, "%s:%lu:%lu: %s", a->input, err.line, err.column,
-			   err.msg);
-	else
-		tool_error(a->quiet, "%s: %s", a->input, err.msg);
-	return EXIT_FAILURE_RUNTIME;
+	if (r)
+		tool_xml_error(a->quiet, a->input, &err);
+	return r ? EXIT_FAILURE_RUNTIME : 0;
 }
 
 static int write_store(const struct restore_args *a, const struct snap_image *img)

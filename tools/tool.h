@@ -83,6 +83,21 @@ int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
 		     struct bdev *dev);
 
 /*
+ * The checks after the options of a restore tool (-i XML -o OUTPUT):
+ * no operands, both files named.  Returns -1 or the usage status.
+ */
+int tool_restore_files(const char *tool, void (*usage)(FILE *), bool quiet,
+		       int argc, char **argv, const char *input,
+		       const char *output);
+
+/* Open an XML input read-only: the fd, or -1 (message printed). */
+int tool_open_xml(const char *path, bool quiet);
+
+struct xml_error;
+/* Print an XML reader's error as FILE:LINE:COL: message (or FILE: msg). */
+void tool_xml_error(bool quiet, const char *path, const struct xml_error *err);
+
+/*
  * Open a binary metadata input with the upstream checks and messages:
  * missing file, not a file or device, busy device, smaller than one
  * block, XML.  Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
