@@ -87,7 +87,7 @@ static int preadv_full(struct bdev *dev, struct iovec *iov, int cnt, off_t off)
 {
 	while (cnt > 0) {
 		ssize_t r = preadv(dev->fd, iov, cnt, off);
-		dev->reads++;
+		__atomic_add_fetch(&dev->reads, 1, __ATOMIC_RELAXED); /* threads may share dev */
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
