@@ -135,6 +135,26 @@ views_kept() {
 	done
 }
 
+@test "a store from an old kernel: two exceptions for one origin chunk, out of order" {
+	# the kernel's lookup uses the earlier one; merged backwards, it is
+	# written last; such stores are merged one run at a time
+	"$FILL" "$d/origin" 1048576 1
+	# snap_restore refuses such a store: mk_cow writes it, and its header
+	# and area go over patterned data
+	printf '%s\n' '5 9' '6 10' '7 4' '5 2' '8 3' '6 11' |
+		"$TS_BUILD/tests/mk_cow" "$d/meta" 8 64
+	"$FILL" "$d/cow" $((64 * 4096)) 2
+	dd if="$d/meta" of="$d/cow" bs=4096 count=2 conv=notrunc status=none
+	printf '%s\n' '1 2' | store s1 4 128 3
+	views
+	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
+	[ "${lines[0]}" = "merged 6 chunks (24576 bytes) in 5 runs from $d/cow into $d/origin" ]
+	[ "$stderr" = "warning: $d/cow: area 0, entry 3: origin chunk 5 already has an exception (area 0, entry 0); the kernel uses the earlier one
+warning: $d/cow: area 0, entry 5: origin chunk 6 already has an exception (area 0, entry 1); the kernel uses the earlier one" ]
+	views_kept
+	"$SC" "$d/cow"
+}
+
 @test "another snapshot with larger chunks: exact exceptions added, views kept" {
 	"$FILL" "$d/origin" $((1024 * 1024 + 2048)) 1
 	{ seq 10 29; echo 3; echo 100; seq 200 255; echo 256; echo 5; } | snap_alloc 8 | store cow 8 512 2
