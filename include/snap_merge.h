@@ -7,11 +7,11 @@
  * Before an origin chunk is overwritten, every other valid store of the
  * same origin that has no exception for the chunk (in its own chunk size)
  * gets one: a copy of the origin's old contents, allocated and committed
- * as the kernel would (B.7).  Runs are merged in batches within one
- * metadata area: other stores' data synced, their areas written and
- * synced; then the runs copied to the origin and the origin synced; then
- * the batch's entries cleared in the merging store's area, which is
- * written and synced.  Every store is valid at every moment, and running
+ * as the kernel would (B.7).  Runs are merged in batches of up to
+ * batch_bytes: other stores' data synced, their areas written and synced;
+ * then the runs copied to the origin and the origin synced; then the
+ * batch's entries cleared in the merging store's areas, which are written
+ * from the last one down, each synced.  Every store is valid at every moment, and running
  * the merge again after an interruption finishes it with the same bytes.
  *
  * Refusals (invalid, unformatted or damaged stores, an origin too short
@@ -45,16 +45,16 @@ struct snap_merge_opts {
 	void *progress_ctx;
 };
 
+#define SNAP_MERGE_MAX_OTHERS 64
+
 struct snap_merge_stats {
 	uint64_t chunks, bytes, runs;	/* merged into the origin */
 	uint64_t batches;
 	struct {
 		uint64_t exceptions, bytes;
 		bool ignored;		/* invalid: the kernel ignores it */
-	} other[64];
+	} other[SNAP_MERGE_MAX_OTHERS];
 };
-
-#define SNAP_MERGE_MAX_OTHERS 64
 
 int snap_merge(struct snap_merge_dev *origin, struct snap_merge_dev *cow,
 	       struct snap_merge_dev *others, unsigned nr_others,
