@@ -78,6 +78,27 @@ void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count);
 
 int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 	       const void *buf);
+/*
+ * Write len bytes at byte offset off (aligned arguments with O_DIRECT).
+ * -ERANGE if the range goes past the end of the device.
+ */
+int bdev_pwrite(struct bdev *dev, uint64_t off, size_t len, const void *buf);
+
+/*
+ * A second, buffered descriptor for an open device (for the pieces of
+ * I/O that O_DIRECT cannot do: unaligned ends).  Never O_EXCL.
+ */
+int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin);
+
+/*
+ * TEST ONLY - fault injection.  When the environment variable
+ * THINSNAP_FAIL_AFTER_WRITES=N is set, the process kills itself with
+ * SIGKILL instead of issuing write number N+1 (counting every
+ * bdev_write/bdev_pwrite of the process), as if it had been killed at
+ * that moment.  Tests use it to check that writers are crash-safe; it
+ * has no other use.
+ */
+#define BDEV_FAULT_ENV "THINSNAP_FAIL_AFTER_WRITES"
 /* Make everything written so far durable (fdatasync). */
 int bdev_sync(struct bdev *dev);
 

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -85,7 +87,7 @@ static int preadv_full(struct bdev *dev, struct iovec *iov, int cnt, off_t off)
 {
 	while (cnt > 0) {
 		ssize_t r = preadv(dev->fd, iov, cnt, off);
-		dev->reads++;
+		__atomic_add_fetch(&dev->reads, 1, __ATOMIC_RELAXED); /* threads may share dev */
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -213,38 +215,41 @@ void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count)
 		      (off_t)(count << MD_BLOCK_SHIFT), POSIX_FADV_WILLNEED);
 }
 
-/*
- * Test hook for crash-safety tests: with THINSNAP_FAIL_AFTER_WRITES=N in
- * the environment, after N successful bdev_write() calls the next one
- * ends the process at once with status 99, without writing.  The
- * counter is not locked: the writers that use it write from one thread.
- */
-static long fail_after_writes = -2; /* -2: not read yet, -1: no hook */
+/* Test-only fault injection (see BDEV_FAULT_ENV in block_io.h). */
+static long fault_after = -2; /* -2: not read yet, -1: off */
+static long fault_writes;
 
-static void write_fail_point(void)
+static void fault_point(void)
 {
-	if (fail_after_writes == -2) {
-		const char *s = getenv("THINSNAP_FAIL_AFTER_WRITES");
-		char *end = NULL;
-		fail_after_writes = s && *s ? strtol(s, &end, 10) : -1;
-		if (fail_after_writes < 0 || (end && *end))
-			fail_after_writes = -1;
+	long n = __atomic_load_n(&fault_after, __ATOMIC_RELAXED);
+	if (n == -2) {
+		const char *e = getenv(BDEV_FAULT_ENV);
+		n = e && *e ? strtol(e, NULL, 10) : -1;
+		__atomic_store_n(&fault_after, n, __ATOMIC_RELAXED);
 	}
-	if (fail_after_writes == 0)
-		_exit(99);
+	if (n >= 0 && __atomic_fetch_add(&fault_writes, 1, __ATOMIC_SEQ_CST) >= n)
+		kill(getpid(), SIGKILL);
 }
 
 int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 	       const void *buf)
 {
+	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+		return dev->writable ? -ERANGE : -EBADF;
+	return bdev_pwrite(dev, block << MD_BLOCK_SHIFT,
+			   (size_t)count * MD_BLOCK_SIZE, buf);
+}
+
+int bdev_pwrite(struct bdev *dev, uint64_t offset, size_t len,
+		const void *buf)
+{
 	const char *p = buf;
-	size_t len = (size_t)count * MD_BLOCK_SIZE;
-	off_t off = (off_t)(block << MD_BLOCK_SHIFT);
-	write_fail_point();
+	off_t off = (off_t)offset;
 	if (!dev->writable)
 		return -EBADF;
-	if (block >= dev->nr_blocks || count > dev->nr_blocks - block)
+	if (offset > dev->size || len > dev->size - offset)
 		return -ERANGE;
+	fault_point();
 	while (len) {
 		ssize_t w = pwrite(dev->fd, p, len, off);
 		if (w < 0) {
@@ -256,9 +261,17 @@ int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 		off += w;
 		len -= (size_t)w;
 	}
-	if (fail_after_writes > 0)
-		fail_after_writes--;
 	return 0;
+}
+
+int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin)
+{
+	char path[64];
+	*twin = *dev;
+	twin->direct = false;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dev->fd);
+	twin->fd = open(path, (dev->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	return twin->fd < 0 ? -errno : 0;
 }
 
 int bdev_sync(struct bdev *dev)

@@ -94,37 +94,14 @@ static int parse(int argc, char **argv, struct restore_args *a)
 	while ((c = getopt_long(argc, argv, ":hVqi:o:", long_opts, NULL)) != -1)
 		if ((r = parse_option(a, c, argv)) >= 0)
 			return r;
-	if (optind < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"unexpected argument '%s'", argv[optind]);
-	if (!a->input)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (!a->output)
-		return tool_usage_error(TOOL, usage, a->quiet, "No output file provided.");
-	return -1;
+	return tool_restore_files(TOOL, usage, a->quiet, argc, argv, a->input, a->output);
 }
 
 static int open_output(const struct restore_args *a, struct bdev *dev)
 {
-	int r = bdev_open(dev, a->output, BDEV_WRITE | BDEV_EXCL);
-	if (r == -ENOENT) {
-		tool_error(a->quiet, "Couldn't find output file '%s'", a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EINVAL) {
-		tool_error(a->quiet, "Not a block device or regular file '%s'.",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EBUSY) {
-		tool_error(a->quiet, "Couldn't open '%s' exclusively: it is in use",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r) {
-		tool_error(a->quiet, "Couldn't open '%s': %s", a->output, strerror(-r));
-		return EXIT_FAILURE_RUNTIME;
-	}
+	int r = tool_open_output(a->output, 0, a->quiet, dev);
+	if (r)
+		return r;
 	if (dev->size < MIN_OUTPUT_SIZE) {
 		tool_error(a->quiet, "Output file too small.");
 		bdev_close(dev);
@@ -150,11 +127,8 @@ static int restore(const struct restore_args *a, int in, struct bdev *out)
 	}
 	s = thin_xml_read(in, &up, &err);
 	event_queue_destroy(q);
-	if (s && err.line)
-		tool_error(a->quiet, "%s:%lu:%lu: %s", a->input, err.line,
-			   err.column, err.msg);
-	else if (s)
-		tool_error(a->quiet, "%s: %s", a->input, err.msg);
+	if (s)
+		tool_xml_error(a->quiet, a->input, &err);
 	/* the whole document was good: only now does a pool appear */
 	if (!s && (s = thin_restorer_commit(r)))
 		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(r));
@@ -169,15 +143,9 @@ int cmd_thin_restore(int argc, char **argv)
 	int status = parse(argc, argv, &a);
 	if (status >= 0)
 		return status;
-	int in = open(a.input, O_RDONLY | O_CLOEXEC);
-	if (in < 0) {
-		if (errno == ENOENT)
-			tool_error(a.quiet, "Couldn't find input file '%s'", a.input);
-		else
-			tool_error(a.quiet, "Couldn't open input file '%s': %s",
-				   a.input, strerror(errno));
+	int in = tool_open_xml(a.input, a.quiet);
+	if (in < 0)
 		return EXIT_FAILURE_RUNTIME;
-	}
 	status = open_output(&a, &out);
 	if (!status) {
 		status = restore(&a, in, &out);

@@ -15,6 +15,8 @@ static const struct command commands[] = {
 	{ "thin_rmap", cmd_thin_rmap },
 	{ "snap_check", cmd_snap_check },
 	{ "snap_dump", cmd_snap_dump },
+	{ "snap_restore", cmd_snap_restore },
+	{ "snap_merge_offline", cmd_snap_merge_offline },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

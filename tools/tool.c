@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+
 #include "thin_superblock.h"
+#include "thin_xml.h"
 
 bool tool_quiet_requested(int argc, char **argv)
 {
@@ -150,4 +153,61 @@ int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		return EXIT_FAILURE_RUNTIME;
 	}
 	return 0;
+}
+
+int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
+		     struct bdev *dev)
+{
+	int r = bdev_open(dev, path, bdev_flags | BDEV_WRITE | BDEV_EXCL);
+	if (r == -ENOENT) {
+		tool_error(quiet, "Couldn't find output file '%s'", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EINVAL) {
+		tool_error(quiet, "Not a block device or regular file '%s'.", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r == -EBUSY) {
+		tool_error(quiet, "Couldn't open '%s' exclusively: it is in use", path);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (r) {
+		tool_error(quiet, "Couldn't open '%s': %s", path, strerror(-r));
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}
+
+int tool_restore_files(const char *tool, void (*usage)(FILE *), bool quiet,
+		       int argc, char **argv, const char *input,
+		       const char *output)
+{
+	if (optind < argc)
+		return tool_usage_error(tool, usage, quiet, "unexpected argument '%s'",
+					argv[optind]);
+	if (!input)
+		return tool_usage_error(tool, usage, quiet, "No input file provided.");
+	if (!output)
+		return tool_usage_error(tool, usage, quiet, "No output file provided.");
+	return -1;
+}
+
+int tool_open_xml(const char *path, bool quiet)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT)
+		tool_error(quiet, "Couldn't find input file '%s'", path);
+	else
+		tool_error(quiet, "Couldn't open input file '%s': %s", path, strerror(errno));
+	return -1;
+}
+
+void tool_xml_error(bool quiet, const char *path, const struct xml_error *err)
+{
+	if (err->line)
+		tool_error(quiet, "%s:%lu:%lu: %s", path, err->line, err->column, err->msg);
+	else
+		tool_error(quiet, "%s: %s", path, err->msg);
 }

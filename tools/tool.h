@@ -32,6 +32,8 @@ int cmd_thin_restore(int argc, char **argv);
 int cmd_thin_rmap(int argc, char **argv);
 int cmd_snap_check(int argc, char **argv);
 int cmd_snap_dump(int argc, char **argv);
+int cmd_snap_restore(int argc, char **argv);
+int cmd_snap_merge_offline(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */
@@ -71,6 +73,29 @@ int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
  */
 int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
 		    struct bdev *dev);
+
+/*
+ * Open an output device or file for writing (exclusively if a block
+ * device; bdev_flags may add BDEV_DIRECT) with thin_restore's messages.
+ * Returns 0 or EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
+		     struct bdev *dev);
+
+/*
+ * The checks after the options of a restore tool (-i XML -o OUTPUT):
+ * no operands, both files named.  Returns -1 or the usage status.
+ */
+int tool_restore_files(const char *tool, void (*usage)(FILE *), bool quiet,
+		       int argc, char **argv, const char *input,
+		       const char *output);
+
+/* Open an XML input read-only: the fd, or -1 (message printed). */
+int tool_open_xml(const char *path, bool quiet);
+
+struct xml_error;
+/* Print an XML reader's error as FILE:LINE:COL: message (or FILE: msg). */
+void tool_xml_error(bool quiet, const char *path, const struct xml_error *err);
 
 /*
  * Open a binary metadata input with the upstream checks and messages:

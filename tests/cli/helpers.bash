@@ -41,7 +41,8 @@
 # B-tree walking and space-map editing (node_val_off, btree_lookup,
 # btree_first_leaf, btree_parent_of, dev_root, sm_locate, sm_get, sm_set),
 # output assertions (has_line, lacks_line, fixture_attr,
-# expected_check_stdout) and thin_check runners (check_ro, zero_block).
+# expected_check_stdout), thin_check runners (check_ro, zero_block) and
+# snapshot stores (snap_alloc, seq_pairs).
 
 : "${TS_BIN:=${BATS_TEST_DIRNAME:-.}/../../build/bin}"
 : "${DEB_BIN:=/usr/sbin}"
@@ -911,4 +912,20 @@ same_file() {
 	cmp -- "$1" "$2" && return 0
 	diff -- "$1" "$2" | head -n 20 >&2
 	return 1
+}
+
+# ---- snapshot stores --------------------------------------------------------
+
+# snap_alloc CHUNK_SECTORS: read origin chunks, one a line, and print
+# "OLD NEW" with the COW chunks allocated as the kernel does (FORMATS.md
+# B.7: from chunk 2 up, skipping the metadata areas)
+snap_alloc() {
+	awk -v e=$(($1 * 512 / 16)) 'BEGIN { c = 2 }
+		{ print $1, c; c++; if ((c - 1) % (e + 1) == 0) c++ }'
+}
+
+# seq_pairs FIRST_OLD COUNT CHUNK_SECTORS: COUNT origin-write exceptions
+# for origin chunks FIRST_OLD.. allocated as the kernel does
+seq_pairs() {
+	seq "$1" $(($1 + $2 - 1)) | snap_alloc "$3"
 }

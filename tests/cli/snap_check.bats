@@ -17,19 +17,6 @@ setup() {
 	d=$BATS_TEST_TMPDIR
 }
 
-# seq_pairs FIRST_OLD COUNT CHUNK_SECTORS: COUNT origin-write exceptions
-# allocated as the kernel does (from chunk 2, skipping metadata areas)
-seq_pairs() {
-	awk -v o="$1" -v n="$2" -v e=$(($3 * 512 / 16)) 'BEGIN {
-		c = 2
-		for (k = 0; k < n; k++) {
-			print o + k, c
-			c++
-			if ((c - 1) % (e + 1) == 0) c++
-		}
-	}'
-}
-
 # cow NAME CHUNK NR_CHUNKS [VALID] < pairs: a store in $d/NAME
 cow() {
 	"$MK_COW" "$d/$1" "$2" "$3" ${4:+"$4"}

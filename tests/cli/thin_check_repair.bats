@@ -435,7 +435,7 @@ interrupt_each_write() {
 	same_file "$work" "$ref"
 	for ((n = 0; n < nwrites; n++)); do
 		cp "$base" "$work"
-		THINSNAP_FAIL_AFTER_WRITES=$n run -99 "$TC" -q "$opt" "$work"
+		THINSNAP_FAIL_AFTER_WRITES=$n run -137 "$TC" -q "$opt" "$work"
 		# accepted by both checkers, apart from the leaks
 		check_ro 0 --ignore-non-fatal-errors "$work"
 		lacks_line "$stderr" '.*bad reference counts.*'
@@ -479,7 +479,7 @@ boundary_leaks_img() {
 	img=$(mkimg one-device.xml)
 	leak "$img" data 0 1
 	sha=$(sha_of "$img")
-	THINSNAP_FAIL_AFTER_WRITES=0 run -99 "$TC" -q --auto-repair "$img"
+	THINSNAP_FAIL_AFTER_WRITES=0 run -137 "$TC" -q --auto-repair "$img"
 	[ "$(sha_of "$img")" = "$sha" ]
 	# without writes to make, the hook never fires
 	THINSNAP_FAIL_AFTER_WRITES=0 run -64 "$TC" -q "$img"
