@@ -23,7 +23,8 @@ MANDIR ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 BUILD ?= build
-TOOLS := thin_check thin_dump thin_restore thin_rmap snap_check snap_dump
+TOOLS := thin_check thin_dump thin_restore thin_rmap snap_check snap_dump \
+	thin_repair
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))

@@ -69,6 +69,12 @@ struct thin_dump_opts {
 		override_details_root;
 	uint64_t transaction, data_block_size, nr_data_blocks, mapping_root,
 		details_root;
+	/*
+	 * Repair: do not read block 0.  Print *given_sb as the superblock
+	 * (the other overrides are not applied to it) and walk the trees at
+	 * mapping_root and details_root (set both override flags).
+	 */
+	const struct dump_superblock *given_sb;
 };
 
 /*

@@ -579,6 +579,10 @@ static void fill_superblock(const struct dumper *d, struct dump_superblock *s)
 {
 	const struct thin_dump_opts *o = d->o;
 	const struct thin_superblock *sb = &d->roots;
+	if (o->given_sb) {
+		*s = *o->given_sb;
+		return;
+	}
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < 16 && sb->uuid[i]; i++) {
 		char ch = (char)sb->uuid[i];
@@ -622,13 +626,15 @@ static int read_sb(struct dumper *d, uint64_t where, struct thin_superblock *sb)
 static int open_roots(struct dumper *d)
 {
 	const struct thin_dump_opts *o = d->o;
-	int r = read_sb(d, 0, &d->live);
+	int r = o->given_sb ? 0 : read_sb(d, 0, &d->live);
 	if (r)
 		return r;
+	if (o->given_sb)
+		d->live.metadata_sm.nr_blocks = SM_METADATA_MAX_BLOCKS;
 	d->md_nr = d->live.metadata_sm.nr_blocks < d->dev->nr_blocks
 			   ? d->live.metadata_sm.nr_blocks : d->dev->nr_blocks;
 	d->roots = d->live;
-	if (o->metadata_snap) {
+	if (o->metadata_snap && !o->given_sb) {
 		uint64_t s = o->snap_block ? o->snap_block : d->live.metadata_snap;
 		if (!s) {
 			report(d->rep, REPORT_FATAL,

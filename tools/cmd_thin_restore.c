@@ -13,8 +13,6 @@
 #include "thin_xml.h"
 #include "tool.h"
 
-#define MIN_OUTPUT_SIZE 40960u
-
 static const char *const TOOL = "thin_restore";
 
 static void usage(FILE *f)
@@ -104,35 +102,6 @@ static int parse(int argc, char **argv, struct restore_args *a)
 	return -1;
 }
 
-static int open_output(const struct restore_args *a, struct bdev *dev)
-{
-	int r = bdev_open(dev, a->output, BDEV_WRITE | BDEV_EXCL);
-	if (r == -ENOENT) {
-		tool_error(a->quiet, "Couldn't find output file '%s'", a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EINVAL) {
-		tool_error(a->quiet, "Not a block device or regular file '%s'.",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r == -EBUSY) {
-		tool_error(a->quiet, "Couldn't open '%s' exclusively: it is in use",
-			   a->output);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (r) {
-		tool_error(a->quiet, "Couldn't open '%s': %s", a->output, strerror(-r));
-		return EXIT_FAILURE_RUNTIME;
-	}
-	if (dev->size < MIN_OUTPUT_SIZE) {
-		tool_error(a->quiet, "Output file too small.");
-		bdev_close(dev);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	return 0;
-}
-
 static int restore(const struct restore_args *a, int in, struct bdev *out)
 {
 	struct thin_restorer *r = NULL;
@@ -178,7 +147,7 @@ int cmd_thin_restore(int argc, char **argv)
 				   a.input, strerror(errno));
 		return EXIT_FAILURE_RUNTIME;
 	}
-	status = open_output(&a, &out);
+	status = tool_open_output(a.output, a.quiet, &out);
 	if (!status) {
 		status = restore(&a, in, &out);
 		bdev_close(&out);

@@ -151,3 +151,24 @@ int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 	}
 	return 0;
 }
+
+int tool_open_output(const char *path, bool quiet, struct bdev *dev)
+{
+	int r = bdev_open(dev, path, BDEV_WRITE | BDEV_EXCL);
+	if (r == -ENOENT)
+		tool_error(quiet, "Couldn't find output file '%s'", path);
+	else if (r == -EINVAL)
+		tool_error(quiet, "Not a block device or regular file '%s'.", path);
+	else if (r == -EBUSY)
+		tool_error(quiet, "Couldn't open '%s' exclusively: it is in use", path);
+	else if (r)
+		tool_error(quiet, "Couldn't open '%s': %s", path, strerror(-r));
+	if (r)
+		return EXIT_FAILURE_RUNTIME;
+	if (dev->size < TOOL_MIN_OUTPUT_SIZE) {
+		tool_error(quiet, "Output file too small.");
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}

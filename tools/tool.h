@@ -19,6 +19,17 @@
 
 #ifndef THINSNAP_VERSION
 #define THINSNAP_VERSION "0.0.0"
+/* Outputs of restore and repair must be at least this big (COMPAT.md). */
+#define TOOL_MIN_OUTPUT_SIZE 40960u
+
+/*
+ * Open an output device or file for writing, exclusively, with the
+ * messages for a missing file, a wrong kind of file, a busy device and
+ * an output smaller than TOOL_MIN_OUTPUT_SIZE.  Returns 0 or
+ * EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_output(const char *path, bool quiet, struct bdev *dev);
+
 #endif
 
 struct command {
@@ -32,6 +43,7 @@ int cmd_thin_restore(int argc, char **argv);
 int cmd_thin_rmap(int argc, char **argv);
 int cmd_snap_check(int argc, char **argv);
 int cmd_snap_dump(int argc, char **argv);
+int cmd_thin_repair(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */
@@ -79,5 +91,16 @@ int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
  */
 int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		       struct bdev *dev);
+
+/* Outputs of restore and repair must be at least this big (COMPAT.md). */
+#define TOOL_MIN_OUTPUT_SIZE 40960u
+
+/*
+ * Open an output device or file for writing, exclusively, with the
+ * messages for a missing file, a wrong kind of file, a busy device and
+ * an output smaller than TOOL_MIN_OUTPUT_SIZE.  Returns 0 or
+ * EXIT_FAILURE_RUNTIME (message printed).
+ */
+int tool_open_output(const char *path, bool quiet, struct bdev *dev);
 
 #endif
