@@ -78,6 +78,11 @@ void bdev_prefetch(struct bdev *dev, uint64_t block, uint64_t count);
 
 int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
 	       const void *buf);
+/*
+ * Start writing a range already written to the page cache out to the
+ * device, without waiting, so a later bdev_sync() has less to wait for.
+ */
+void bdev_writeback(struct bdev *dev, uint64_t block, uint64_t count);
 /* Make everything written so far durable (fdatasync). */
 int bdev_sync(struct bdev *dev);
 

@@ -12,7 +12,7 @@
 
 load helpers
 
-TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check snap_dump"
+TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check snap_dump thin_repair"
 
 setup() {
 	TOP=$BATS_TEST_DIRNAME/../..
