@@ -21,10 +21,12 @@ struct repair {
 	struct reporter *rep;
 	struct thin_superblock sb;
 	bool sb_ok;
+	uint64_t nr_blocks;	/* metadata blocks to scan */
 	struct md_scan *scan;
 	struct md_root_pair *pairs;
 	size_t nr_pairs;
 	const struct md_root_pair *chosen;
+	struct md_root_pair sb_pair;	/* the superblock's, when complete */
 	enum source source;
 	struct dump_superblock out;
 };
@@ -35,10 +37,16 @@ struct def_count {
 	uint64_t name, mappings;
 };
 
+/*
+ * Counts devices and mappings on their way to the next emitter (none:
+ * count only), and notes a device whose mappings differ in number from
+ * its details' mapped_blocks.
+ */
 struct counter {
 	const struct dump_emitter *next;
-	uint64_t devices, mappings;
-	bool in_def;
+	uint64_t devices, mappings, data_end;
+	uint64_t dev_expected, dev_count;
+	bool in_def, mismatch;
 	struct def_count *defs;
 	size_t nr_defs;
 };
@@ -46,13 +54,13 @@ struct counter {
 static int c_begin_superblock(void *ctx, const struct dump_superblock *sb)
 {
 	struct counter *c = ctx;
-	return c->next->begin_superblock(c->next->ctx, sb);
+	return c->next ? c->next->begin_superblock(c->next->ctx, sb) : 0;
 }
 
 static int c_end_superblock(void *ctx)
 {
 	struct counter *c = ctx;
-	return c->next->end_superblock(c->next->ctx);
+	return c->next ? c->next->end_superblock(c->next->ctx) : 0;
 }
 
 static int c_begin_def(void *ctx, uint64_t name)
@@ -64,46 +72,55 @@ static int c_begin_def(void *ctx, uint64_t name)
 	c->defs = n;
 	c->defs[c->nr_defs++] = (struct def_count){ name, 0 };
 	c->in_def = true;
-	return c->next->begin_def(c->next->ctx, name);
+	return c->next ? c->next->begin_def(c->next->ctx, name) : 0;
 }
 
 static int c_end_def(void *ctx)
 {
 	struct counter *c = ctx;
 	c->in_def = false;
-	return c->next->end_def(c->next->ctx);
+	return c->next ? c->next->end_def(c->next->ctx) : 0;
 }
 
 static int c_begin_device(void *ctx, uint64_t id, const struct thin_details *d)
 {
 	struct counter *c = ctx;
 	c->devices++;
-	return c->next->begin_device(c->next->ctx, id, d);
+	c->dev_expected = d->mapped_blocks;
+	c->dev_count = 0;
+	return c->next ? c->next->begin_device(c->next->ctx, id, d) : 0;
 }
 
 static int c_end_device(void *ctx)
 {
 	struct counter *c = ctx;
-	return c->next->end_device(c->next->ctx);
+	c->mismatch |= c->dev_count != c->dev_expected;
+	return c->next ? c->next->end_device(c->next->ctx) : 0;
 }
 
 static int c_ref(void *ctx, uint64_t name)
 {
 	struct counter *c = ctx;
 	for (size_t i = 0; i < c->nr_defs; i++)
-		if (c->defs[i].name == name)
+		if (c->defs[i].name == name) {
 			c->mappings += c->defs[i].mappings;
-	return c->next->ref(c->next->ctx, name);
+			c->dev_count += c->defs[i].mappings;
+		}
+	return c->next ? c->next->ref(c->next->ctx, name) : 0;
 }
 
 static int c_run(void *ctx, const struct dump_run *r)
 {
 	struct counter *c = ctx;
-	if (c->in_def)
+	if (c->in_def) {
 		c->defs[c->nr_defs - 1].mappings += r->length;
-	else
+	} else {
 		c->mappings += r->length;
-	return c->next->run(c->next->ctx, r);
+		c->dev_count += r->length;
+	}
+	if (r->data_begin + r->length > c->data_end)
+		c->data_end = r->data_begin + r->length;
+	return c->next ? c->next->run(c->next->ctx, r) : 0;
 }
 
 static void counting_emitter(struct dump_emitter *e, struct counter *c)
@@ -122,6 +139,49 @@ static void counting_emitter(struct dump_emitter *e, struct counter *c)
 }
 
 /* ---- choosing the trees ----------------------------------------------- */
+
+static void dump_opts(const struct repair *r, struct thin_dump_opts *d,
+		      uint64_t top, uint64_t details,
+		      const struct dump_superblock *sb)
+{
+	*d = (struct thin_dump_opts){
+		.shared_defs = r->o->shared_defs,
+		.override_mapping_root = true,
+		.override_details_root = true,
+		.mapping_root = top,
+		.details_root = details,
+		.given_sb = sb,
+	};
+}
+
+/*
+ * The common case, healthy trees behind an intact superblock, needs no
+ * scan: read them once, quietly, and see that every node is intact and
+ * every device's mapped_blocks matches its mappings.
+ */
+static bool superblock_trees_complete(struct repair *r)
+{
+	struct reporter quiet = { 0 };
+	struct dump_superblock none = { 0 };
+	struct counter c = { 0 };
+	struct dump_emitter ce;
+	struct thin_dump_opts d;
+	if (!r->sb_ok)
+		return false;
+	dump_opts(r, &d, r->sb.data_mapping_root, r->sb.device_details_root, &none);
+	counting_emitter(&ce, &c);
+	int e = thin_dump(r->in, &d, &ce, &quiet);
+	free(c.defs);
+	if (e || c.mismatch)
+		return false;
+	r->sb_pair.top.root = r->sb.data_mapping_root;
+	r->sb_pair.details.root = r->sb.device_details_root;
+	r->sb_pair.top.data_end = c.data_end;
+	r->sb_pair.time = r->sb.time;
+	r->chosen = &r->sb_pair;
+	r->source = FROM_SUPERBLOCK;
+	return true;
+}
 
 static const struct md_root_pair *find_pair(const struct repair *r,
 					    uint64_t top, uint64_t details)
@@ -143,7 +203,9 @@ static int load_pairs(struct repair *r, bool allow_damaged)
 
 static int choose(struct repair *r)
 {
-	int e = load_pairs(r, r->o->salvage);
+	int e = md_scan_run(&r->scan, r->in, r->nr_blocks);
+	if (!e)
+		e = load_pairs(r, r->o->salvage);
 	if (e)
 		return e;
 	if (r->sb_ok)
@@ -222,6 +284,13 @@ static int rebuild_superblock(struct repair *r)
 
 static void report_choice(struct repair *r)
 {
+	if (!r->scan) {
+		report(r->rep, REPORT_INFO,
+		       "repair: mapping root %llu, details root %llu (the superblock's; its trees are complete)",
+		       (unsigned long long)r->chosen->top.root,
+		       (unsigned long long)r->chosen->details.root);
+		return;
+	}
 	static const char *const why[] = {
 		[FROM_SUPERBLOCK] = "the superblock's",
 		[FROM_SCAN] = "found by scanning",
@@ -241,15 +310,9 @@ static int stream(struct repair *r, const struct dump_emitter *e)
 	if (r->o->salvage)
 		return thin_salvage_dump(r->in, r->scan, r->chosen, r->pairs,
 					 r->nr_pairs, &r->out, e, r->rep);
-	struct thin_dump_opts d = {
-		.shared_defs = r->o->shared_defs,
-		.repair = r->source == FROM_DAMAGED_SUPERBLOCK_TREES,
-		.override_mapping_root = true,
-		.override_details_root = true,
-		.mapping_root = r->chosen->top.root,
-		.details_root = r->chosen->details.root,
-		.given_sb = &r->out,
-	};
+	struct thin_dump_opts d;
+	dump_opts(r, &d, r->chosen->top.root, r->chosen->details.root, &r->out);
+	d.repair = r->source == FROM_DAMAGED_SUPERBLOCK_TREES;
 	return thin_dump(r->in, &d, e, r->rep);
 }
 
@@ -265,11 +328,11 @@ static void read_superblock(struct repair *r)
 
 static int run(struct repair *r, const struct dump_emitter *e)
 {
-	uint64_t nr = r->in->nr_blocks < SM_METADATA_MAX_BLOCKS
-			      ? r->in->nr_blocks : SM_METADATA_MAX_BLOCKS;
+	int err = 0;
+	r->nr_blocks = r->in->nr_blocks < SM_METADATA_MAX_BLOCKS
+			       ? r->in->nr_blocks : SM_METADATA_MAX_BLOCKS;
 	read_superblock(r);
-	int err = md_scan_run(&r->scan, r->in, nr);
-	if (!err)
+	if (r->o->salvage || !superblock_trees_complete(r))
 		err = choose(r);
 	if (err == -ENOENT)
 		report(r->rep, REPORT_FATAL, "no compatible roots found");
