@@ -340,7 +340,7 @@ for CUR_SIZE in "${sizes[@]}"; do
 		# one timed run each after a warm-up, onto a scratch file
 		rimg=$WORK/.repair-out.img
 		rm -f "$rimg"
-		truncate -s "$(stat -c %s "$IMG")" "$rimg"
+		truncate -s "$(stat -L -c %s "$IMG")" "$rimg"
 		saved_runs=$RUNS
 		RUNS=1
 		dcmd=()

@@ -38,6 +38,15 @@ struct thin_repair_opts {
 	uint64_t transaction, data_block_size, nr_data_blocks;
 	bool shared_defs;	/* <def>/<ref> for shared leaves */
 	bool salvage;
+	/*
+	 * Optional, for an emitter that can start over (a restorer that has
+	 * not committed): the superblock's trees are then streamed to it
+	 * straight away, and only if they turn out damaged is restart()
+	 * called, to get a fresh emitter, before the repair proper.  Without
+	 * it they are first read once without output.
+	 */
+	int (*restart)(void *ctx, const struct dump_emitter **e);
+	void *restart_ctx;
 };
 
 /*

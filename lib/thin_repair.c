@@ -154,33 +154,49 @@ static void dump_opts(const struct repair *r, struct thin_dump_opts *d,
 	};
 }
 
+static int rebuild_superblock(struct repair *r);
+static void report_choice(struct repair *r);
+static void report_result(struct repair *r, const struct counter *c);
+
 /*
  * The common case, healthy trees behind an intact superblock, needs no
- * scan: read them once, quietly, and see that every node is intact and
- * every device's mapped_blocks matches its mappings.
+ * scan: the superblock's trees are read once, quietly, checking that
+ * every node is intact and every device's mapped_blocks matches its
+ * mappings, and (with restart) written out at the same time.  Returns 1
+ * when done (*err: the outcome), 0 when the scan is needed.
  */
-static bool superblock_trees_complete(struct repair *r)
+static int superblock_fast_path(struct repair *r, const struct dump_emitter **e,
+				int *err)
 {
 	struct reporter quiet = { 0 };
-	struct dump_superblock none = { 0 };
-	struct counter c = { 0 };
+	struct counter c = { .next = r->o->restart ? *e : NULL };
 	struct dump_emitter ce;
 	struct thin_dump_opts d;
-	if (!r->sb_ok)
-		return false;
-	dump_opts(r, &d, r->sb.data_mapping_root, r->sb.device_details_root, &none);
-	counting_emitter(&ce, &c);
-	int e = thin_dump(r->in, &d, &ce, &quiet);
-	free(c.defs);
-	if (e || c.mismatch)
-		return false;
+	if (!r->sb_ok || r->o->salvage)
+		return 0;
 	r->sb_pair.top.root = r->sb.data_mapping_root;
 	r->sb_pair.details.root = r->sb.device_details_root;
-	r->sb_pair.top.data_end = c.data_end;
 	r->sb_pair.time = r->sb.time;
 	r->chosen = &r->sb_pair;
 	r->source = FROM_SUPERBLOCK;
-	return true;
+	if ((*err = rebuild_superblock(r)))
+		return 1;
+	dump_opts(r, &d, r->sb.data_mapping_root, r->sb.device_details_root, &r->out);
+	counting_emitter(&ce, &c);
+	*err = thin_dump(r->in, &d, &ce, &quiet);
+	free(c.defs);
+	if (*err == -ENOMEM)
+		return 1;
+	if (*err || c.mismatch || c.data_end > r->out.nr_data_blocks) {
+		r->chosen = NULL;
+		*err = r->o->restart ? r->o->restart(r->o->restart_ctx, e) : 0;
+		return *err ? 1 : 0;
+	}
+	if (!r->o->restart)
+		return 0; /* checked: now the real pass, chosen as it is */
+	report_choice(r);
+	report_result(r, &c);
+	return 1;
 }
 
 static const struct md_root_pair *find_pair(const struct repair *r,
@@ -203,6 +219,8 @@ static int load_pairs(struct repair *r, bool allow_damaged)
 
 static int choose(struct repair *r)
 {
+	if (r->chosen)
+		return 0; /* the superblock's, checked without a scan */
 	int e = md_scan_run(&r->scan, r->in, r->nr_blocks);
 	if (!e)
 		e = load_pairs(r, r->o->salvage);
@@ -326,14 +344,24 @@ static void read_superblock(struct repair *r)
 		       e ? "superblock cannot be read" : thin_sb_problem_str(p));
 }
 
+static void report_result(struct repair *r, const struct counter *c)
+{
+	report(r->rep, REPORT_INFO,
+	       "repair: %llu devices, %llu mappings recovered; transaction %llu, time %u, data block size %u, %llu data blocks",
+	       (unsigned long long)c->devices, (unsigned long long)c->mappings,
+	       (unsigned long long)r->out.transaction, r->out.time,
+	       r->out.data_block_size, (unsigned long long)r->out.nr_data_blocks);
+}
+
 static int run(struct repair *r, const struct dump_emitter *e)
 {
 	int err = 0;
 	r->nr_blocks = r->in->nr_blocks < SM_METADATA_MAX_BLOCKS
 			       ? r->in->nr_blocks : SM_METADATA_MAX_BLOCKS;
 	read_superblock(r);
-	if (r->o->salvage || !superblock_trees_complete(r))
-		err = choose(r);
+	if (superblock_fast_path(r, &e, &err))
+		return err;
+	err = choose(r);
 	if (err == -ENOENT)
 		report(r->rep, REPORT_FATAL, "no compatible roots found");
 	if (err || (err = rebuild_superblock(r)))
@@ -344,12 +372,7 @@ static int run(struct repair *r, const struct dump_emitter *e)
 	counting_emitter(&ce, &c);
 	err = stream(r, &ce);
 	if (!err)
-		report(r->rep, REPORT_INFO,
-		       "repair: %llu devices, %llu mappings recovered; transaction %llu, time %u, data block size %u, %llu data blocks",
-		       (unsigned long long)c.devices, (unsigned long long)c.mappings,
-		       (unsigned long long)r->out.transaction, r->out.time,
-		       r->out.data_block_size,
-		       (unsigned long long)r->out.nr_data_blocks);
+		report_result(r, &c);
 	free(c.defs);
 	return err;
 }

@@ -118,34 +118,68 @@ static bool same_file(const struct bdev *in, const struct bdev *out)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out)
+/* The restorer, behind an event queue so that it builds on another core. */
+struct writer {
+	struct bdev *out;
+	struct thin_restorer *r;
+	struct event_queue *q;
+	struct dump_emitter e, up;
+};
+
+static void writer_destroy(struct writer *w)
+{
+	event_queue_destroy(w->q);
+	thin_restorer_destroy(w->r);
+	w->q = NULL;
+	w->r = NULL;
+}
+
+static int writer_create(struct writer *w)
+{
+	struct thin_restore_opts ro = { 0 };
+	int s = thin_restorer_create(&w->r, w->out, &ro, &w->e);
+	if (!s)
+		s = event_queue_create(&w->q, &w->e, &w->up);
+	if (s)
+		writer_destroy(w);
+	return s;
+}
+
+/* The superblock's trees were damaged after all: start the output over. */
+static int writer_restart(void *ctx, const struct dump_emitter **e)
+{
+	struct writer *w = ctx;
+	writer_destroy(w);
+	int s = writer_create(w);
+	*e = &w->up;
+	return s;
+}
+
+static int repair(struct repair_args *a, struct bdev *in, struct bdev *out)
 {
 	struct reporter rep = { .emit = a->quiet ? NULL : tool_report_stderr };
-	struct thin_restore_opts ro = { 0 };
-	struct thin_restorer *r = NULL;
-	struct event_queue *q = NULL;
-	struct dump_emitter e, up;
-	int s = thin_restorer_create(&r, out, &ro, &e);
-	if (!s)
-		/* read and scan on this thread, build on another */
-		s = event_queue_create(&q, &e, &up);
+	struct writer w = { .out = out };
+	int s = writer_create(&w);
 	if (s) {
 		tool_error(a->quiet, "%s: %s", a->output, strerror(-s));
-		thin_restorer_destroy(r);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	s = thin_repair_dump(in, &a->o, &up, &rep);
-	event_queue_destroy(q);
-	if (s && *thin_restorer_error(r))
-		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(r));
+	a->o.restart = writer_restart;
+	a->o.restart_ctx = &w;
+	s = thin_repair_dump(in, &a->o, &w.up, &rep);
+	/* stop the builder thread: everything it was given is built */
+	event_queue_destroy(w.q);
+	w.q = NULL;
+	if (s && w.r && *thin_restorer_error(w.r))
+		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(w.r));
 	else if (s == -ENOMEM)
 		tool_error(a->quiet, "thin_repair: out of memory");
 	else if (s && s != -ENOENT && s != -EINVAL && s != -EILSEQ)
 		tool_error(a->quiet, "thin_repair: %s", strerror(-s));
 	/* the whole input was read: only now does a pool appear */
-	if (!s && (s = thin_restorer_commit(r)))
-		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(r));
-	thin_restorer_destroy(r);
+	if (!s && (s = thin_restorer_commit(w.r)))
+		tool_error(a->quiet, "%s: %s", a->output, thin_restorer_error(w.r));
+	writer_destroy(&w);
 	return s ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }
 
