@@ -332,9 +332,10 @@ static const struct md_tree_info *resolve(struct md_scan *s, uint64_t b,
 		internal_info(s, &sn->info, &n, depth);
 	else if (sn->value_size == THIN_DETAILS_VALUE_SIZE)
 		details_leaf_info(&sn->info, &n);
-	else if (sn->maybe_top && top_leaf_info(s, &sn->info, &n, depth))
-		sn->maybe_top = true;
-	/* else: a bottom-level leaf, summarised in pass 1 */
+	else if (sn->maybe_top)
+		top_leaf_info(s, &sn->info, &n, depth);
+	/* otherwise (or if not top-level after all) a bottom-level leaf,
+	 * summarised in pass 1 */
 	sn->state = ST_DONE;
 	return &sn->info;
 }
@@ -395,12 +396,15 @@ const uint8_t *md_scan_node(const struct md_scan *s, uint64_t b)
 
 /* ---- devices and pairs ------------------------------------------------ */
 
+/* budget: nodes that may still be visited (damaged trees may loop) */
 static int collect(const struct md_scan *s, uint64_t b, enum md_kind kind,
-		   struct thin_dev_list *out, unsigned depth)
+		   struct thin_dev_list *out, unsigned depth, uint64_t *budget)
 {
 	const struct scan_node *sn = node_at(s, b);
-	if (!sn || sn->info.kind != kind || !sn->saved || depth > BTREE_MAX_DEPTH)
+	if (!sn || sn->info.kind != kind || !sn->saved || depth > BTREE_MAX_DEPTH ||
+	    !*budget)
 		return 0;
+	--*budget;
 	struct btree_node n;
 	btree_node_decode(&n, s->saved[sn->saved - 1], b);
 	for (unsigned k = 0; k < n.nr_entries; k++) {
@@ -408,7 +412,7 @@ static int collect(const struct md_scan *s, uint64_t b, enum md_kind kind,
 		int r;
 		if (sn->internal) {
 			r = collect(s, btree_node_value64(&n, k), kind, out,
-				    depth + 1);
+				    depth + 1, budget);
 		} else {
 			if (kind == MDK_DETAILS)
 				thin_details_decode(&d.details, btree_node_value(&n, k));
@@ -426,9 +430,10 @@ int md_scan_devices(const struct md_scan *s, uint64_t root,
 		    struct thin_dev_list *out)
 {
 	const struct scan_node *sn = node_at(s, root);
+	uint64_t budget = s->nr_nodes;
 	if (!sn || (sn->info.kind != MDK_TOP && sn->info.kind != MDK_DETAILS))
 		return 0;
-	return collect(s, root, sn->info.kind, out, 0);
+	return collect(s, root, sn->info.kind, out, 0, &budget);
 }
 
 static bool same_ids(const struct md_scan *s, uint64_t a, uint64_t b, int *err)

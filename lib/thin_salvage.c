@@ -30,6 +30,7 @@ struct salvager {
 	struct reporter *rep;
 	uint8_t *blk;
 	uint64_t dev_id;
+	uint64_t budget;	/* nodes one device may still visit */
 	uint64_t ranges_lost, ranges_borrowed;
 };
 
@@ -91,8 +92,10 @@ static int walk(struct salvager *g, uint64_t b, uint64_t lo, uint64_t hi,
 	struct md_tree_info i = md_scan_info(g->s, b);
 	const uint8_t *saved = md_scan_node(g->s, b);
 	struct btree_node n;
-	if (i.kind != MDK_BOTTOM || depth > BTREE_MAX_DEPTH)
+	/* a damaged tree may loop: no device visits more nodes than exist */
+	if (i.kind != MDK_BOTTOM || depth > BTREE_MAX_DEPTH || !g->budget)
 		return strict ? -EILSEQ : fill_gap(g, lo, hi, out);
+	g->budget--;
 	if (i.has_keys && (i.key_hi < lo || i.key_lo > hi))
 		return 0; /* nothing of this subtree is in range */
 	if (!saved)
@@ -175,6 +178,7 @@ static int emit_device(struct salvager *g, const struct thin_dev *d,
 	struct mapping_list l = { 0 };
 	struct thin_details det = d->details;
 	g->dev_id = d->id;
+	g->budget = 2 * md_scan_nr_nodes(g->s) + 1;
 	int r = walk(g, d->root, 0, UINT64_MAX, false, &l, 0);
 	det.mapped_blocks = l.n;
 	if (!r)
