@@ -75,6 +75,14 @@ struct thin_dump_opts {
 	 * mapping_root and details_root (set both override flags).
 	 */
 	const struct dump_superblock *given_sb;
+	/*
+	 * Optional, with repair: called for every range of keys (virtual
+	 * blocks, hi inclusive) of a mapping tree left out as damaged;
+	 * `where` is "mapping tree of device N", or "shared leaves from B"
+	 * with lo > hi (the keys of a damaged shared leaf are not known).
+	 */
+	void (*lost)(void *ctx, const char *where, uint64_t lo, uint64_t hi);
+	void *lost_ctx;
 };
 
 /*

@@ -8,7 +8,7 @@
  * key range its parent gives it.  That range is taken from an older
  * mapping tree of the same device (from the other candidate pairs, most
  * recent first) if one holds it completely; otherwise it is reported as
- * lost ("repair: device N: virtual blocks A..B lost").  Shared leaves are
+ * lost ("repair: mapping tree of device N: virtual blocks A..B lost").  Shared leaves are
  * not kept shared: each device's mappings are emitted in full.
  */
 #ifndef THINSNAP_THIN_SALVAGE_H

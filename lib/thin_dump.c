@@ -56,6 +56,7 @@ struct dumper {
 	enum dump_mode mode;
 	char desc[64];
 	bool damaged;
+	bool in_def;		/* emitting a <def> */
 	uint64_t visits;
 
 	struct thin_dev_list details, tops;
@@ -235,6 +236,17 @@ static void damage(struct dumper *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* With repair: the keys [lo, hi] of the tree being emitted are left out. */
+static void lost(const struct dumper *d, uint64_t lo, uint64_t hi)
+{
+	if (!d->o->lost || d->mode != M_EMIT)
+		return;
+	if (d->in_def)	/* a shared leaf's keys are not known: lo > hi */
+		d->o->lost(d->o->lost_ctx, d->desc, 1, 0);
+	else
+		d->o->lost(d->o->lost_ctx, d->desc, lo, hi);
+}
+
 static int add_mapping(struct dumper *d, uint64_t origin, uint64_t v)
 {
 	uint64_t data = block_time_block(v);
@@ -275,11 +287,13 @@ static int emit_leaf(struct dumper *d, const struct leaf_ref *ref,
 	if (err) {
 		damage(d, "%s: leaf %llu cannot be read", d->desc,
 		       (unsigned long long)ref->block);
+		lost(d, ref->lo, ref->hi);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	if (v != BV_OK) {
 		damage(d, "%s: leaf %llu: %s", d->desc,
 		       (unsigned long long)ref->block, verdict_str(v));
+		lost(d, ref->lo, ref->hi);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	btree_node_decode(&n, blk, ref->block);
@@ -290,6 +304,7 @@ static int emit_leaf(struct dumper *d, const struct leaf_ref *ref,
 		       (unsigned long long)ref->block,
 		       btree_node_is_leaf(&n) ? btree_problem_str(p)
 					      : "expected a leaf, found an internal node");
+		lost(d, ref->lo, ref->hi);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	for (unsigned i = 0; i < n.nr_entries; i++) {
@@ -385,6 +400,7 @@ static int on_problem(void *ctx, const struct btree_pos *pos,
 		return 0;
 	damage(d, "%s: block %llu: %s", d->desc, (unsigned long long)pos->block,
 	       btree_problem_str(p));
+	lost(d, pos->lo, pos->hi);
 	return d->o->repair ? 0 : -EILSEQ;
 }
 
@@ -409,6 +425,7 @@ static int on_node(void *ctx, const struct btree_node *n,
 	if (d->mode != M_DETAILS && d->mode != M_ROOTS) {
 		damage(d, "%s: leaf %llu is at depth %u, above the other leaves",
 		       d->desc, (unsigned long long)pos->block, pos->depth);
+		lost(d, pos->lo, pos->hi);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	for (unsigned i = 0; i < n->nr_entries; i++) {
@@ -454,6 +471,7 @@ static int walk_leaves(struct dumper *d, uint64_t root)
 	if (p != BP_NONE) {
 		damage(d, "%s: block %llu: %s", d->desc, (unsigned long long)where,
 		       btree_problem_str(p));
+		lost(d, 0, UINT64_MAX);
 		return d->o->repair ? 0 : -EILSEQ;
 	}
 	if (height == 1)
@@ -484,6 +502,7 @@ static int emit_defs(struct dumper *d)
 	size_t nr = 0;
 	int r = find_chains(d, &heads, &nr);
 	d->mode = M_EMIT;
+	d->in_def = true;
 	for (size_t i = 0; !r && i < nr; i++) {
 		const struct link *l = link_find(&d->links, heads[i]);
 		snprintf(d->desc, sizeof(d->desc), "shared leaves from %llu",
@@ -501,6 +520,7 @@ static int emit_defs(struct dumper *d)
 			r = d->e->end_def(d->e->ctx);
 	}
 	free(heads);
+	d->in_def = false;
 	return r;
 }
 

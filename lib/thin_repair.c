@@ -29,6 +29,7 @@ struct repair {
 	struct md_root_pair sb_pair;	/* the superblock's, when complete */
 	enum source source;
 	struct dump_superblock out;
+	uint64_t ranges_lost;	/* damaged subtrees left out */
 };
 
 /* ---- counting what goes out ------------------------------------------- */
@@ -323,6 +324,20 @@ static void report_choice(struct repair *r)
 	       (unsigned long long)md_scan_nr_blocks(r->scan), r->nr_pairs);
 }
 
+static void on_lost(void *ctx, const char *where, uint64_t lo, uint64_t hi)
+{
+	struct repair *r = ctx;
+	r->ranges_lost++;
+	if (lo > hi)
+		report(r->rep, REPORT_INFO, "repair: %s: left out", where);
+	else if (hi == UINT64_MAX)
+		report(r->rep, REPORT_INFO, "repair: %s: virtual blocks from %llu on lost",
+		       where, (unsigned long long)lo);
+	else
+		report(r->rep, REPORT_INFO, "repair: %s: virtual blocks %llu..%llu lost",
+		       where, (unsigned long long)lo, (unsigned long long)hi);
+}
+
 static int stream(struct repair *r, const struct dump_emitter *e)
 {
 	if (r->o->salvage)
@@ -331,7 +346,13 @@ static int stream(struct repair *r, const struct dump_emitter *e)
 	struct thin_dump_opts d;
 	dump_opts(r, &d, r->chosen->top.root, r->chosen->details.root, &r->out);
 	d.repair = r->source == FROM_DAMAGED_SUPERBLOCK_TREES;
-	return thin_dump(r->in, &d, e, r->rep);
+	d.lost = on_lost;
+	d.lost_ctx = r;
+	int err = thin_dump(r->in, &d, e, r->rep);
+	if (!err && r->ranges_lost)
+		report(r->rep, REPORT_INFO, "repair: %llu ranges lost",
+		       (unsigned long long)r->ranges_lost);
+	return err;
 }
 
 static void read_superblock(struct repair *r)

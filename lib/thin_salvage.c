@@ -120,10 +120,10 @@ static void report_range(struct salvager *g, uint64_t lo, uint64_t hi,
 			 const char *what)
 {
 	if (hi == UINT64_MAX)
-		report(g->rep, REPORT_INFO, "repair: device %llu: virtual blocks from %llu on %s",
+		report(g->rep, REPORT_INFO, "repair: mapping tree of device %llu: virtual blocks from %llu on %s",
 		       (unsigned long long)g->dev_id, (unsigned long long)lo, what);
 	else
-		report(g->rep, REPORT_INFO, "repair: device %llu: virtual blocks %llu..%llu %s",
+		report(g->rep, REPORT_INFO, "repair: mapping tree of device %llu: virtual blocks %llu..%llu %s",
 		       (unsigned long long)g->dev_id, (unsigned long long)lo,
 		       (unsigned long long)hi, what);
 }

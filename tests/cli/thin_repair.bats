@@ -409,6 +409,8 @@ leaf_range() {
 	# default: no complete pair, the superblock's trees without the leaf
 	rep 0 "$img"
 	has_line "$stderr" "warning: mapping tree of device 7: leaf $leaf: bad checksum"
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks $lo..$hi lost"
+	has_line "$stderr" 'repair: 1 ranges lost'
 	has_line "$stderr" 'repair: mapping root [0-9]+, details root [0-9]+ \(the superblock.s, damaged: .*\)'
 	dump "$out" "$d/got.xml"
 	xml_blocks "$d/orig.xml" | awk -v lo="$lo" -v hi="$hi" '!($2 >= lo && $2 <= hi)' >"$d/want-blocks"
@@ -418,7 +420,7 @@ leaf_range() {
 	deb_same_mappings "$img"
 	# --salvage: the same mappings, and the range it could not recover
 	rep 0 "$img" --salvage
-	has_line "$stderr" "repair: device 7: virtual blocks $lo..$hi lost"
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks $lo..$hi lost"
 	has_line "$stderr" 'repair: salvage: 0 ranges taken from older trees, 1 ranges lost'
 	xml_blocks <("$TD" "$out") >"$d/salvaged-blocks"
 	same_file "$d/salvaged-blocks" "$d/want-blocks"
@@ -443,7 +445,7 @@ leaf_range() {
 	same_file <(tail -n +2 "$d/got.xml") <(tail -n +2 "$d/orig.xml")
 	# salvage: the newest tree, the gap filled from the older one
 	rep 0 "$img" --salvage
-	has_line "$stderr" "repair: device 7: virtual blocks $lo..$hi taken from an older tree \(root $(($(dev_root "$old" 7) + 1200))\)"
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks $lo..$hi taken from an older tree \(root $(($(dev_root "$old" 7) + 1200))\)"
 	has_line "$stderr" 'repair: salvage: 1 ranges taken from older trees, 0 ranges lost'
 	xml_blocks <("$TD" "$out") >"$d/got-blocks"
 	xml_blocks "$d/orig.xml" >"$d/want-blocks"
