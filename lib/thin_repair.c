@@ -263,6 +263,9 @@ static int rebuild_superblock(struct repair *r)
 	s->time = p->time;
 	s->transaction = p->details.max_transaction + 1;
 	s->nr_data_blocks = p->top.data_end;
+	/* salvage may take mappings from any of the older trees */
+	for (size_t i = 0; o->salvage && i < r->nr_pairs; i++)
+		s->nr_data_blocks = max_u64(s->nr_data_blocks, r->pairs[i].top.data_end);
 	if (r->sb_ok) {
 		for (int i = 0; i < 16 && r->sb.uuid[i]; i++) {
 			char ch = (char)r->sb.uuid[i];

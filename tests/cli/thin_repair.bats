@@ -60,15 +60,22 @@ repaired_is() {
 	checks_pass "$out"
 }
 
+# deb_repair IN [OPTION...]: Debian's thin_repair succeeds on IN; its
+# result's mappings (every device in full) go to $d/deb-blocks
+deb_repair() {
+	local in=$1
+	shift
+	# (Debian's copies shared leaves: give it room)
+	truncate -s 64M "$d/deb.img"
+	"$DEB_BIN/thin_repair" -i "$in" -o "$d/deb.img" "$@"
+	xml_blocks <("$TD" --compat=0.9 "$d/deb.img") >"$d/deb-blocks"
+}
+
 # deb_same_mappings IN [OPTION...]: Debian's thin_repair succeeds on IN and
 # its result has exactly the mappings of ours ($out)
 deb_same_mappings() {
-	local in=$1
-	shift
-	truncate -s 8M "$d/deb.img"
-	"$DEB_BIN/thin_repair" -i "$in" -o "$d/deb.img" "$@"
-	xml_blocks <("$TD" "$d/deb.img") >"$d/deb-blocks"
-	xml_blocks <("$TD" "$out") >"$d/our-blocks"
+	deb_repair "$@"
+	xml_blocks <("$TD" --compat=0.9 "$out") >"$d/our-blocks"
 	same_file "$d/deb-blocks" "$d/our-blocks"
 }
 
@@ -309,6 +316,9 @@ leaf_range() {
 	rep 0 "$img" --data-block-size 128 --nr-data-blocks 1000
 	repaired_is "$d/new-dump.xml"
 	lacks_line "$stderr" "repair: mapping root $top,.*"
+	# Debian's 0.9.0 brings back the deleted device's old mappings instead
+	deb_repair "$img" --data-block-size 128 --nr-data-blocks 1000 --transaction-id 6
+	same_file "$d/deb-blocks" <(xml_blocks "$d/old.xml")
 }
 
 @test "a deleted snapshot stays deleted while the superblock is intact" {
@@ -348,6 +358,9 @@ leaf_range() {
 	"$DAMAGE" "$img" zero sb >/dev/null
 	rep 0 "$img" --data-block-size 128 --nr-data-blocks 1024
 	repaired_is "$d/orig.xml"
+	# Debian's 0.9.0 picks an empty pair here and loses every device
+	deb_repair "$img" --data-block-size 128 --nr-data-blocks 1024 --transaction-id 4
+	[ ! -s "$d/deb-blocks" ]
 	# with the live details tree gone too, an empty pool is not offered
 	"$DAMAGE" "$img" zero block "$det" >/dev/null
 	rep 64 "$img" --data-block-size 128
@@ -371,6 +384,7 @@ leaf_range() {
 	dump "$out" "$d/got.xml"
 	same_file <(norm_defs "$d/got.xml") <(norm_defs "$d/orig.xml" | sed '1s/transaction="9"/transaction="10"/')
 	checks_pass "$out"
+	deb_same_mappings "$img" --data-block-size 128 --nr-data-blocks 131072 --transaction-id 10
 	# shared, not copied: the very blocks thin_restore writes from the
 	# repaired dump, whose <def>s hold the shared leaves
 	grep -q '<def name=' "$d/got.xml"
@@ -394,6 +408,7 @@ leaf_range() {
 	dump "$out" "$d/got.xml"
 	same_file <(norm_defs "$d/got.xml") <(norm_defs "$d/orig.xml" | sed '1s/transaction="9"/transaction="10"/')
 	checks_pass "$out"
+	deb_same_mappings "$img" --data-block-size 128 --nr-data-blocks 131072 --transaction-id 10
 	has_line "$stderr" 'repair: 3 devices, 300066 mappings recovered; .*'
 }
 
@@ -474,4 +489,46 @@ leaf_range() {
 	rep 0 "$img"
 	repaired_is "$d/orig.xml"
 	deb_same_mappings "$img"
+}
+
+@test "damaged shared leaf: every device sharing it loses it, reported once as left out" {
+	local img last leaf
+	img=$(mkimg large-device.xml)
+	dump "$img" "$d/pre.xml"
+	last=$(xml_blocks "$d/pre.xml" | tail -n 1 | cut -d' ' -f2)
+	"$MK_THIN_SNAP" "$img" snap 8 7
+	leaf=$(btree_first_leaf "$img" "$(dev_root "$img" 8)")
+	node_keys "$img" "$leaf" >"$d/leaf-keys"
+	"$DAMAGE" "$img" flip block "$leaf" >/dev/null
+	rep 0 "$img"
+	has_line "$stderr" "warning: shared leaves from [0-9]+: leaf $leaf: bad checksum"
+	has_line "$stderr" "repair: shared leaves from [0-9]+: left out"
+	has_line "$stderr" 'repair: 1 ranges lost'
+	has_line "$stderr" 'repair: 2 devices, 199792 mappings recovered; .*'
+	deb_same_mappings "$img"
+	dump "$out" "$d/got.xml"
+	"$TD" --compat=0.9 "$out" >"$d/got09.xml"
+	xml_blocks "$d/pre.xml" | awk 'NR == FNR { k[$1] = 1; next } !($2 in k)' "$d/leaf-keys" - |
+		awk '{ print; $1 = 8; print }' | sort -k1,1n -k2,2n >"$d/want-blocks"
+	xml_blocks "$d/got09.xml" | sort -k1,1n -k2,2n >"$d/got-blocks"
+	same_file "$d/got-blocks" "$d/want-blocks"
+	checks_pass "$out"
+}
+
+@test "--salvage with the superblock zeroed: the newest trees, damaged or not" {
+	local img leaf lo hi
+	img=$(mkimg large-device.xml)
+	dump "$img" "$d/orig.xml"
+	read -r leaf lo hi <<<"$(leaf_range "$img" "$(dev_root "$img" 7)" 70000)"
+	"$DAMAGE" "$img" zero leaf 7 70000 >/dev/null
+	"$DAMAGE" "$img" zero sb >/dev/null
+	# upstream behaviour: no complete generation, nothing
+	rep 64 "$img" --data-block-size 128
+	has_line "$stderr" 'no compatible roots found'
+	rep 0 "$img" --data-block-size 128 --salvage
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks $lo..$hi lost"
+	xml_blocks "$d/orig.xml" | awk -v lo="$lo" -v hi="$hi" '!($2 >= lo && $2 <= hi)' >"$d/want-blocks"
+	xml_blocks <("$TD" "$out") >"$d/got-blocks"
+	same_file "$d/got-blocks" "$d/want-blocks"
+	checks_pass "$out"
 }
