@@ -188,6 +188,21 @@ static int scan_chunk(struct md_scan *s, uint8_t *buf, uint64_t first,
 	return 0;
 }
 
+/* A chunk with unreadable blocks: read it block by block, zeroing those. */
+static int read_readable(struct md_scan *s, uint8_t *buf, uint64_t first,
+			 unsigned count)
+{
+	for (unsigned i = 0; i < count; i++) {
+		uint8_t *p = buf + (size_t)i * MD_BLOCK_SIZE;
+		int r = bdev_read(s->dev, first + i, 1, p);
+		if (r == -ENOMEM)
+			return r;
+		if (r)
+			memset(p, 0, MD_BLOCK_SIZE);
+	}
+	return 0;
+}
+
 static int read_all(struct md_scan *s)
 {
 	uint8_t *buf = bdev_alloc_buf(SCAN_CHUNK);
@@ -200,6 +215,8 @@ static int read_all(struct md_scan *s)
 		if (b + count < s->nr_blocks)
 			bdev_prefetch(s->dev, b + count, SCAN_CHUNK);
 		r = bdev_read(s->dev, b, count, buf);
+		if (r && r != -ENOMEM)
+			r = read_readable(s, buf, b, count);
 		if (!r)
 			r = scan_chunk(s, buf, b, count);
 	}

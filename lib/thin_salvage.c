@@ -96,7 +96,7 @@ static int walk(struct salvager *g, uint64_t b, uint64_t lo, uint64_t hi,
 	if (i.kind != MDK_BOTTOM || depth > BTREE_MAX_DEPTH || !g->budget)
 		return strict ? -EILSEQ : fill_gap(g, lo, hi, out);
 	g->budget--;
-	if (i.has_keys && (i.key_hi < lo || i.key_lo > hi))
+	if (!i.damaged && i.has_keys && (i.key_hi < lo || i.key_lo > hi))
 		return 0; /* nothing of this subtree is in range */
 	if (!saved)
 		return read_leaf(g, b, lo, hi, out);

@@ -532,3 +532,22 @@ leaf_range() {
 	same_file "$d/got-blocks" "$d/want-blocks"
 	checks_pass "$out"
 }
+
+@test "--salvage: a device's last leaf lost: the range is open-ended" {
+	local img leaf lo hi last
+	img=$(mkimg large-device.xml)
+	dump "$img" "$d/orig.xml"
+	last=$(xml_blocks "$d/orig.xml" | tail -n 1 | cut -d' ' -f2)
+	read -r leaf lo hi <<<"$(leaf_range "$img" "$(dev_root "$img" 7)" "$last")"
+	[ "$hi" = 18446744073709551615 ]
+	"$DAMAGE" "$img" zero leaf 7 "$last" >/dev/null
+	rep 0 "$img" --salvage
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks from $lo on lost"
+	xml_blocks "$d/orig.xml" | awk -v lo="$lo" '$2 < lo' >"$d/want-blocks"
+	xml_blocks <("$TD" "$out") >"$d/got-blocks"
+	same_file "$d/got-blocks" "$d/want-blocks"
+	checks_pass "$out"
+	# the default says the same
+	rep 0 "$img"
+	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks from $lo on lost"
+}
