@@ -168,6 +168,12 @@ leaf_range() {
 	run -64 --separate-stderr "$REPAIR" -i "$img" -o "$img"
 	has_line "$stderr" '.*the input and the output are the same.*'
 	[ "$(sha_of "$img")" = "$sha" ]
+	# an output too small for the metadata: the message says how much is
+	# needed, and block 0 stays zero
+	truncate -s 81920 "$d/tiny.img"
+	run -64 --separate-stderr "$REPAIR" -i "$(mkimg large-device.xml)" -o "$d/tiny.img"
+	has_line "$stderr" "$d/tiny.img: the metadata needs [0-9]+ blocks \([0-9]+ bytes\), the output has room for 20"
+	[ "$(od -An -v -tx1 -N 4096 "$d/tiny.img" | tr -d ' \n' | tr -d 0)" = "" ]
 	truncate -s 40959 "$d/small.img"
 	run -64 --separate-stderr "$REPAIR" -i "$img" -o "$d/small.img"
 	[ "$stderr" = "Output file too small." ]
