@@ -186,9 +186,11 @@ static int superblock_fast_path(struct repair *r, const struct dump_emitter **e,
 	counting_emitter(&ce, &c);
 	*err = thin_dump(r->in, &d, &ce, &quiet);
 	free(c.defs);
-	if (*err == -ENOMEM)
-		return 1;
-	if (*err || c.mismatch || c.data_end > r->out.nr_data_blocks) {
+	bool damaged = *err == -EILSEQ || c.mismatch ||
+		       c.data_end > r->out.nr_data_blocks;
+	if (*err && !damaged)
+		return 1; /* the output's fault (full, unwritable): no retry */
+	if (damaged) {
 		r->chosen = NULL;
 		*err = r->o->restart ? r->o->restart(r->o->restart_ctx, e) : 0;
 		return *err ? 1 : 0;
