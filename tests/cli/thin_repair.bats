@@ -4,7 +4,9 @@
 # issue 6).  Damage is made with build/tests/md_damage: zeroed or flipped
 # blocks of a given kind, older transactions left behind on the device
 # (`graft`: another pool's trees copied to free blocks, as the kernel leaves
-# freed blocks untouched) and stale superblock roots (`set-roots`).
+# freed blocks untouched; `new-transaction`: the device-tree roots moved as
+# the kernel's next commit moves them, the old ones sharing the mapping
+# trees) and stale superblock roots (`set-roots`).
 #
 # For every repair: the exit status, what comes back compared as a whole
 # dump with what the test expects, the repaired metadata accepted by our
@@ -556,4 +558,32 @@ leaf_range() {
 	# the default says the same
 	rep 0 "$img"
 	has_line "$stderr" "repair: mapping tree of device 7: virtual blocks from $lo on lost"
+}
+
+@test "kernel-like older transaction: its roots share the mapping trees with the live ones" {
+	local img top det
+	img=$(mkimg large-device.xml)
+	dump "$img" "$d/before.xml"
+	# the next commit moves the roots; then a snapshot changes them
+	read -r top det <<<"$("$DAMAGE" "$img" new-transaction)"
+	"$MK_THIN_SNAP" "$img" snap 8 7
+	"$TC" -q "$img"
+	[ "$(node_val64 "$img" "$top" 0)" = "$(dev_root "$img" 7)" ]
+	dump "$img" "$d/orig.xml"
+	cp "$img" "$d/stale.img"
+	# superblock gone: the snapshot's transaction is the newer one
+	"$DAMAGE" "$img" zero sb >/dev/null
+	rep 0 "$img" --data-block-size 128 --nr-data-blocks 131072
+	has_line "$stderr" "repair: mapping root $(sb_get "$d/stale.img" data_mapping_root), details root $(sb_get "$d/stale.img" device_details_root) \(found by scanning; .*\)"
+	dump "$out" "$d/got.xml"
+	same_file <(norm_defs "$d/got.xml") <(norm_defs "$d/orig.xml" | sed '1s/transaction="9"/transaction="10"/')
+	checks_pass "$out"
+	deb_same_mappings "$img" --data-block-size 128 --nr-data-blocks 131072 --transaction-id 10
+	# a superblock pointing at the older roots, which are complete, is followed
+	"$DAMAGE" "$d/stale.img" set-roots "$top" "$det"
+	rep 0 "$d/stale.img"
+	has_line "$stderr" "repair: mapping root $top, details root $det \(the superblock's; its trees are complete\)"
+	dump "$out" "$d/got2.xml"
+	same_file <(tail -n +2 "$d/got2.xml") <(tail -n +2 "$d/before.xml")
+	checks_pass "$out"
 }

@@ -5,6 +5,7 @@
  *         bitmap data|metadata N | index data|metadata | block N
  * md_damage IMG graft OLD OFFSET  copy OLD's trees into IMG, print "TOP DET"
  * md_damage IMG set-roots TOP DET point the superblock at other roots
+ * md_damage IMG new-transaction  move both device-tree roots, print "OLDTOP OLDDET"
  *
  * Test helper for repair.  `zero` clears the whole block; `flip` inverts
  * one byte of its body so the checksum no longer matches.  `details` is
@@ -19,6 +20,12 @@
  * from OLD's superblock is copied to its block number + OFFSET in IMG
  * (pointers moved by OFFSET, checksums redone) without changing IMG's
  * superblock or space maps.  `set-roots` then makes a stale superblock.
+ *
+ * `new-transaction` does what the kernel's next commit would do to the
+ * roots of the device trees (single leaves, as mk_thin_snap needs): it
+ * copies each to a newly allocated block, frees the old block and points
+ * the superblock at the copies.  The old roots stay on the device, intact
+ * and sharing every mapping tree with the new ones.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -190,6 +197,29 @@ static int graft(struct md_img *m, const char *old, uint64_t offset)
 	return 0;
 }
 
+/* Copy the node at b to a newly allocated block *nb. */
+static int copy_node(struct md_img *m, uint64_t b, uint64_t *nb)
+{
+	uint8_t blk[MD_BLK];
+	if (md_read(m, b, blk) || md_alloc(m, false, nb))
+		return -1;
+	block_seal(BK_BTREE_NODE, blk, *nb);
+	return md_write(m, *nb, blk);
+}
+
+static int new_transaction(struct md_img *m)
+{
+	uint64_t top = m->sb.data_mapping_root, det = m->sb.device_details_root;
+	/* blocks freed in a transaction are not reused in it: copy, then free */
+	if (copy_node(m, top, &m->sb.data_mapping_root) ||
+	    copy_node(m, det, &m->sb.device_details_root) ||
+	    md_adjust(m, false, top, -1) || md_adjust(m, false, det, -1) ||
+	    md_commit(m))
+		return fail("cannot move the roots");
+	printf("%" PRIu64 " %" PRIu64 "\n", top, det);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct md_img m;
@@ -211,6 +241,8 @@ int main(int argc, char **argv)
 	}
 	if (md_open(&m, argv[1]))
 		return fail("cannot open metadata (bad superblock?)");
+	if (!strcmp(op, "new-transaction") && argc == 3)
+		return new_transaction(&m);
 	if (!strcmp(op, "graft") && argc == 5)
 		return graft(&m, argv[3], num(argv[4]));
 	if (!strcmp(op, "set-roots") && argc == 5) {
