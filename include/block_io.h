@@ -99,6 +99,12 @@ int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin);
  * has no other use.
  */
 #define BDEV_FAULT_ENV "THINSNAP_FAIL_AFTER_WRITES"
+
+/*
+ * Start writing a range already written to the page cache out to the
+ * device, without waiting, so a later bdev_sync() has less to wait for.
+ */
+void bdev_writeback(struct bdev *dev, uint64_t block, uint64_t count);
 /* Make everything written so far durable (fdatasync). */
 int bdev_sync(struct bdev *dev);
 

@@ -34,11 +34,13 @@ struct mapping_reader_ops {
 	int (*leaf)(void *ctx, const struct btree_node *n);
 	/*
 	 * Damage, described in msg.  err is the I/O error for a block that
-	 * cannot be read, else -EILSEQ.  Return 0 to skip the damaged part
-	 * and go on, or a negative value to stop with it.  (Nodes reached
-	 * more often than the metadata has blocks always stop the walk.)
+	 * cannot be read, else -EILSEQ; [lo, hi] the keys of the part that
+	 * is damaged (lo > hi: none in particular).  Return 0 to skip that
+	 * part and go on, or a negative value to stop with it.  (Nodes
+	 * reached more often than the metadata has blocks always stop.)
 	 */
-	int (*damage)(void *ctx, int err, const char *msg);
+	int (*damage)(void *ctx, int err, const char *msg, uint64_t lo,
+		      uint64_t hi);
 };
 
 struct mapping_reader_pending {

@@ -69,6 +69,20 @@ struct thin_dump_opts {
 		override_details_root;
 	uint64_t transaction, data_block_size, nr_data_blocks, mapping_root,
 		details_root;
+	/*
+	 * Repair: do not read block 0.  Print *given_sb as the superblock
+	 * (the other overrides are not applied to it) and walk the trees at
+	 * mapping_root and details_root (set both override flags).
+	 */
+	const struct dump_superblock *given_sb;
+	/*
+	 * Optional, with repair: called for every range of keys (virtual
+	 * blocks, hi inclusive) of a mapping tree left out as damaged;
+	 * `where` is "mapping tree of device N", or "shared leaves from B"
+	 * with lo > hi (the keys of a damaged shared leaf are not known).
+	 */
+	void (*lost)(void *ctx, const char *where, uint64_t lo, uint64_t hi);
+	void *lost_ctx;
 };
 
 /*

@@ -274,6 +274,14 @@ int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin)
 	return twin->fd < 0 ? -errno : 0;
 }
 
+void bdev_writeback(struct bdev *dev, uint64_t block, uint64_t count)
+{
+	if (dev->direct || !dev->writable)
+		return;
+	sync_file_range(dev->fd, (off_t)(block << MD_BLOCK_SHIFT),
+			(off_t)(count << MD_BLOCK_SHIFT), SYNC_FILE_RANGE_WRITE);
+}
+
 int bdev_sync(struct bdev *dev)
 {
 	return fdatasync(dev->fd) < 0 ? -errno : 0;

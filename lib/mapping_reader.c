@@ -11,10 +11,11 @@
 #include "block_validator.h"
 #include "thin_types.h"
 
-static int damage(struct mapping_reader *mr, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int damage(struct mapping_reader *mr, int err, uint64_t lo, uint64_t hi,
+		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static int damage(struct mapping_reader *mr, int err, const char *fmt, ...)
+static int damage(struct mapping_reader *mr, int err, uint64_t lo, uint64_t hi,
+		  const char *fmt, ...)
 {
 	char msg[192];
 	int n = snprintf(msg, sizeof(msg), "%s: ", mr->desc);
@@ -22,7 +23,7 @@ static int damage(struct mapping_reader *mr, int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	return mr->ops->damage(mr->ctx, err, msg);
+	return mr->ops->damage(mr->ctx, err, msg, lo, hi);
 }
 
 int mapping_reader_init(struct mapping_reader *mr, struct bdev *dev,
@@ -71,14 +72,16 @@ static int check_leaf(struct mapping_reader *mr,
 	unsigned long long b = ref->block;
 
 	if (err)
-		return damage(mr, err < 0 ? err : -EIO, "leaf %llu cannot be read", b);
+		return damage(mr, err < 0 ? err : -EIO, ref->lo, ref->hi,
+			      "leaf %llu cannot be read", b);
 	if (v != BV_OK)
-		return damage(mr, -EILSEQ, "leaf %llu: %s", b, verdict_str(v));
+		return damage(mr, -EILSEQ, ref->lo, ref->hi, "leaf %llu: %s", b,
+			      verdict_str(v));
 	btree_node_decode(&n, blk, ref->block);
 	p = btree_node_check_header(&n, THIN_MAPPING_VALUE_SIZE);
 	if (btree_problem_is_fatal(p) || !btree_node_is_leaf(&n) ||
 	    (p = btree_node_check_keys(&n, ref->lo, ref->hi, &bad)) != BP_NONE)
-		return damage(mr, -EILSEQ, "leaf %llu: %s", b,
+		return damage(mr, -EILSEQ, ref->lo, ref->hi, "leaf %llu: %s", b,
 			      btree_node_is_leaf(&n)
 				      ? btree_problem_str(p)
 				      : "expected a leaf, found an internal node");
@@ -140,8 +143,8 @@ static int on_problem(void *ctx, const struct btree_pos *pos,
 		return 0;
 	int err = p == BP_IO && (int64_t)detail < 0 ? (int)(int64_t)detail
 						    : -EILSEQ;
-	return damage(mr, err, "block %llu: %s", (unsigned long long)pos->block,
-		      btree_problem_str(p));
+	return damage(mr, err, pos->lo, pos->hi, "block %llu: %s",
+		      (unsigned long long)pos->block, btree_problem_str(p));
 }
 
 static int on_enter(void *ctx, const struct btree_pos *pos)
@@ -149,7 +152,7 @@ static int on_enter(void *ctx, const struct btree_pos *pos)
 	struct mapping_reader *mr = ctx;
 	(void)pos;
 	if (++mr->visits > mr->md_nr) {
-		damage(mr, -EILSEQ,
+		damage(mr, -EILSEQ, 1, 0,
 		       "nodes are reached more often than the metadata has blocks");
 		return -EILSEQ;
 	}
@@ -179,7 +182,8 @@ static int on_node(void *ctx, const struct btree_node *n,
 		return 0;
 	if (mr->listing)
 		return list_leaf(mr, n);
-	return damage(mr, -EILSEQ, "leaf %llu is at depth %u, above the other leaves",
+	return damage(mr, -EILSEQ, pos->lo, pos->hi,
+		      "leaf %llu is at depth %u, above the other leaves",
 		      (unsigned long long)pos->block, pos->depth);
 }
 
@@ -224,7 +228,7 @@ int mapping_reader_leaves(struct mapping_reader *mr, uint64_t root)
 	mr->w.leaf_value_size = THIN_MAPPING_VALUE_SIZE;
 	enum btree_problem p = btree_height(&mr->w, root, &height, &entries, &where);
 	if (p != BP_NONE)
-		return damage(mr, -EILSEQ, "block %llu: %s",
+		return damage(mr, -EILSEQ, 0, UINT64_MAX, "block %llu: %s",
 			      (unsigned long long)where, btree_problem_str(p));
 	if (height == 1)
 		/* an empty tree has no leaf worth sharing or reading */

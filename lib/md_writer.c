@@ -35,6 +35,8 @@ static void drain(struct md_writer *w)
 {
 	if (w->nbuf && !w->err)
 		w->err = bdev_write(w->dev, w->buf_start, w->nbuf, w->buf);
+	if (w->nbuf && !w->err)
+		bdev_writeback(w->dev, w->buf_start, w->nbuf);
 	w->buf_start += w->nbuf;
 	w->nbuf = 0;
 }

@@ -51,6 +51,7 @@ struct dumper {
 	struct mapping_reader mr;
 	enum dump_mode mode;
 	bool damaged;
+	bool in_def;		/* emitting a <def> */
 
 	struct thin_dev_list details, tops;
 	uint8_t *occ;
@@ -213,6 +214,17 @@ static void damage(struct dumper *d, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* With repair: the keys [lo, hi] of the tree being emitted are left out. */
+static void lost(const struct dumper *d, uint64_t lo, uint64_t hi)
+{
+	if (!d->o->lost || d->mode != M_EMIT)
+		return;
+	if (d->in_def)	/* a shared leaf's keys are not known: lo > hi */
+		d->o->lost(d->o->lost_ctx, d->mr.desc, 1, 0);
+	else
+		d->o->lost(d->o->lost_ctx, d->mr.desc, lo, hi);
+}
+
 static int add_mapping(struct dumper *d, uint64_t origin, uint64_t v)
 {
 	uint64_t data = block_time_block(v);
@@ -249,11 +261,14 @@ static int on_leaf(void *ctx, const struct btree_node *n)
 	return 0;
 }
 
-static int on_damage(void *ctx, int err, const char *msg)
+static int on_damage(void *ctx, int err, const char *msg, uint64_t lo,
+		     uint64_t hi)
 {
 	struct dumper *d = ctx;
 	(void)err;
 	damage(d, "%s", msg);
+	if (lo <= hi)
+		lost(d, lo, hi);
 	return d->o->repair ? 0 : -EILSEQ;
 }
 
@@ -326,6 +341,7 @@ static int emit_defs(struct dumper *d)
 	size_t nr = 0;
 	int r = find_chains(d, &heads, &nr);
 	d->mode = M_EMIT;
+	d->in_def = true;
 	for (size_t i = 0; !r && i < nr; i++) {
 		const struct link *l = link_find(&d->links, heads[i]);
 		mapping_reader_describe(&d->mr, "shared leaves from %llu",
@@ -343,6 +359,7 @@ static int emit_defs(struct dumper *d)
 			r = d->e->end_def(d->e->ctx);
 	}
 	free(heads);
+	d->in_def = false;
 	return r;
 }
 
@@ -420,6 +437,10 @@ static void fill_superblock(const struct dumper *d, struct dump_superblock *s)
 {
 	const struct thin_dump_opts *o = d->o;
 	const struct thin_superblock *sb = &d->roots;
+	if (o->given_sb) {
+		*s = *o->given_sb;
+		return;
+	}
 	memset(s, 0, sizeof(*s));
 	for (int i = 0; i < 16 && sb->uuid[i]; i++) {
 		char ch = (char)sb->uuid[i];
@@ -463,13 +484,15 @@ static int read_sb(struct dumper *d, uint64_t where, struct thin_superblock *sb)
 static int open_roots(struct dumper *d)
 {
 	const struct thin_dump_opts *o = d->o;
-	int r = read_sb(d, 0, &d->live);
+	int r = o->given_sb ? 0 : read_sb(d, 0, &d->live);
 	if (r)
 		return r;
+	if (o->given_sb)
+		d->live.metadata_sm.nr_blocks = SM_METADATA_MAX_BLOCKS;
 	d->md_nr = d->live.metadata_sm.nr_blocks < d->dev->nr_blocks
 			   ? d->live.metadata_sm.nr_blocks : d->dev->nr_blocks;
 	d->roots = d->live;
-	if (o->metadata_snap) {
+	if (o->metadata_snap && !o->given_sb) {
 		uint64_t s = o->snap_block ? o->snap_block : d->live.metadata_snap;
 		if (!s) {
 			report(d->rep, REPORT_FATAL,

@@ -441,9 +441,12 @@ static bool is_sorted(const struct rrun *a, size_t n)
 
 /* ---- mappings --------------------------------------------------------- */
 
-static int on_damage(void *ctx, int err, const char *msg)
+static int on_damage(void *ctx, int err, const char *msg, uint64_t lo,
+		     uint64_t hi)
 {
 	struct rmapper *m = ctx;
+	(void)lo;
+	(void)hi;
 	report(m->rep, REPORT_FATAL, "%s", msg);
 	return err;
 }

@@ -12,6 +12,7 @@
 
 #include "dump_emitters.h"
 #include "thin_dump.h"
+#include "thin_repair.h"
 #include "tool.h"
 
 static const char *const TOOL = "thin_dump";
@@ -24,6 +25,7 @@ static void usage(FILE *f)
 		"  {-h|--help}\n"
 		"  {-f|--format} {xml|human_readable}\n"
 		"  {-r|--repair}\n"
+		"  {--salvage}\n"
 		"  {-m|--metadata-snap}[=block#]\n"
 		"  {-o|--output} <xml file>\n"
 		"  {-q|--quiet}\n"
@@ -47,6 +49,7 @@ enum {
 	OPT_OVERRIDE_MAPPING,
 	OPT_OVERRIDE_DETAILS,
 	OPT_COMPAT,
+	OPT_SALVAGE,
 };
 
 static const struct option long_opts[] = {
@@ -65,12 +68,13 @@ static const struct option long_opts[] = {
 	{ "override-mapping-root", required_argument, NULL, OPT_OVERRIDE_MAPPING },
 	{ "override-details-root", required_argument, NULL, OPT_OVERRIDE_DETAILS },
 	{ "compat", required_argument, NULL, OPT_COMPAT },
+	{ "salvage", no_argument, NULL, OPT_SALVAGE },
 	{ NULL, 0, NULL, 0 },
 };
 
 struct dump_args {
 	struct thin_dump_opts o;
-	bool quiet, human, compat_0_9;
+	bool quiet, human, compat_0_9, salvage;
 	const char *input, *output;
 	uint64_t *ids;
 	size_t nr_ids;
@@ -149,6 +153,9 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 	case OPT_OVERRIDE_DETAILS:
 		return parse_value(a, "--override-details-root", optarg,
 				   &o->override_details_root, &o->details_root);
+	case OPT_SALVAGE:
+		a->salvage = true;
+		return -1;
 	case OPT_COMPAT:
 		if (!strcmp(optarg, "0.9"))
 			a->compat_0_9 = true;
@@ -179,12 +186,36 @@ static int parse(int argc, char **argv, struct dump_args *a)
 		return tool_usage_error(TOOL, usage, a->quiet,
 					"only one input file may be given");
 	a->input = argv[optind];
+	if (a->salvage && !a->o.repair)
+		return tool_usage_error(TOOL, usage, a->quiet, "--salvage needs --repair");
+	if (a->o.repair && (a->o.metadata_snap || a->nr_ids || a->o.skip_mappings ||
+			    a->o.override_mapping_root || a->o.override_details_root))
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"--repair cannot be combined with -m, --dev-id, --skip-mappings or the root overrides");
 	a->o.dev_ids = a->ids;
 	a->o.nr_dev_ids = a->nr_ids;
 	a->o.shared_defs = !a->compat_0_9 && !a->human;
 	/* the 0.9.0 layouts (and human_readable, which is 0.9.0's) print 0 */
 	a->o.snap_nr_data_blocks_zero = a->compat_0_9 || a->human;
 	return -1;
+}
+
+/* --repair: the view thin_repair would write (thin_repair.h). */
+static int repair_view(const struct dump_args *a, struct bdev *dev,
+		       const struct dump_emitter *e, struct reporter *rep)
+{
+	const struct thin_dump_opts *o = &a->o;
+	struct thin_repair_opts ro = {
+		.override_transaction = o->override_transaction,
+		.override_data_block_size = o->override_data_block_size,
+		.override_nr_data_blocks = o->override_nr_data_blocks,
+		.transaction = o->transaction,
+		.data_block_size = o->data_block_size,
+		.nr_data_blocks = o->nr_data_blocks,
+		.shared_defs = o->shared_defs,
+		.salvage = a->salvage,
+	};
+	return thin_repair_dump(dev, &ro, e, rep);
 }
 
 static int dump_to(struct dump_args *a, struct bdev *dev, int fd)
@@ -200,7 +231,8 @@ static int dump_to(struct dump_args *a, struct bdev *dev, int fd)
 		dump_human_emitter(&e, &text);
 	else
 		dump_xml_emitter(&e, &text);
-	int r = thin_dump(dev, &a->o, &e, &rep);
+	int r = a->o.repair ? repair_view(a, dev, &e, &rep)
+			    : thin_dump(dev, &a->o, &e, &rep);
 	int w = outbuf_flush(&out);
 	outbuf_release(&out);
 	if (w) {

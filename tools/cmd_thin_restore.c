@@ -13,8 +13,6 @@
 #include "thin_xml.h"
 #include "tool.h"
 
-#define MIN_OUTPUT_SIZE 40960u
-
 static const char *const TOOL = "thin_restore";
 
 static void usage(FILE *f)
@@ -97,19 +95,6 @@ static int parse(int argc, char **argv, struct restore_args *a)
 	return tool_restore_files(TOOL, usage, a->quiet, argc, argv, a->input, a->output);
 }
 
-static int open_output(const struct restore_args *a, struct bdev *dev)
-{
-	int r = tool_open_output(a->output, 0, a->quiet, dev);
-	if (r)
-		return r;
-	if (dev->size < MIN_OUTPUT_SIZE) {
-		tool_error(a->quiet, "Output file too small.");
-		bdev_close(dev);
-		return EXIT_FAILURE_RUNTIME;
-	}
-	return 0;
-}
-
 static int restore(const struct restore_args *a, int in, struct bdev *out)
 {
 	struct thin_restorer *r = NULL;
@@ -146,7 +131,7 @@ int cmd_thin_restore(int argc, char **argv)
 	int in = tool_open_xml(a.input, a.quiet);
 	if (in < 0)
 		return EXIT_FAILURE_RUNTIME;
-	status = open_output(&a, &out);
+	status = tool_open_metadata_output(a.output, a.quiet, &out);
 	if (!status) {
 		status = restore(&a, in, &out);
 		bdev_close(&out);

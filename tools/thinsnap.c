@@ -13,6 +13,7 @@ static const struct command commands[] = {
 	{ "thin_dump", cmd_thin_dump },
 	{ "thin_restore", cmd_thin_restore },
 	{ "thin_rmap", cmd_thin_rmap },
+	{ "thin_repair", cmd_thin_repair },
 	{ "snap_check", cmd_snap_check },
 	{ "snap_dump", cmd_snap_dump },
 	{ "snap_restore", cmd_snap_restore },

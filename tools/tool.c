@@ -211,3 +211,16 @@ void tool_xml_error(bool quiet, const char *path, const struct xml_error *err)
 	else
 		tool_error(quiet, "%s: %s", path, err->msg);
 }
+
+int tool_open_metadata_output(const char *path, bool quiet, struct bdev *dev)
+{
+	int r = tool_open_output(path, 0, quiet, dev);
+	if (r)
+		return r;
+	if (dev->size < TOOL_MIN_OUTPUT_SIZE) {
+		tool_error(quiet, "Output file too small.");
+		bdev_close(dev);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	return 0;
+}

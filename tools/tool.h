@@ -34,6 +34,7 @@ int cmd_snap_check(int argc, char **argv);
 int cmd_snap_dump(int argc, char **argv);
 int cmd_snap_restore(int argc, char **argv);
 int cmd_snap_merge_offline(int argc, char **argv);
+int cmd_thin_repair(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */
@@ -104,5 +105,14 @@ void tool_xml_error(bool quiet, const char *path, const struct xml_error *err);
  */
 int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		       struct bdev *dev);
+
+/* Outputs of restore and repair must be at least this big (COMPAT.md). */
+#define TOOL_MIN_OUTPUT_SIZE 40960u
+
+/*
+ * tool_open_output() for thin-pool metadata: also refuses an output
+ * smaller than TOOL_MIN_OUTPUT_SIZE ("Output file too small.").
+ */
+int tool_open_metadata_output(const char *path, bool quiet, struct bdev *dev);
 
 #endif

@@ -13,7 +13,7 @@
 load helpers
 
 TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check snap_dump snap_restore
-	snap_merge_offline"
+	snap_merge_offline thin_repair"
 
 setup() {
 	TOP=$BATS_TEST_DIRNAME/../..

@@ -32,17 +32,17 @@ struct md_img {
 	struct thin_superblock sb;
 };
 
-static int md_read(struct md_img *m, uint64_t b, void *buf)
+static inline int md_read(struct md_img *m, uint64_t b, void *buf)
 {
 	return pread(m->fd, buf, MD_BLK, (off_t)(b * MD_BLK)) == MD_BLK ? 0 : -EIO;
 }
 
-static int md_write(struct md_img *m, uint64_t b, const void *buf)
+static inline int md_write(struct md_img *m, uint64_t b, const void *buf)
 {
 	return pwrite(m->fd, buf, MD_BLK, (off_t)(b * MD_BLK)) == MD_BLK ? 0 : -EIO;
 }
 
-static int md_open(struct md_img *m, const char *path)
+static inline int md_open(struct md_img *m, const char *path)
 {
 	uint8_t blk[MD_BLK];
 	m->fd = open(path, O_RDWR);
@@ -52,7 +52,7 @@ static int md_open(struct md_img *m, const char *path)
 }
 
 /* Location of the index entry for bitmap i: block and byte offset. */
-static int md_index_entry(struct md_img *m, bool data, uint64_t i,
+static inline int md_index_entry(struct md_img *m, bool data, uint64_t i,
 			  uint64_t *where, unsigned *off, enum block_kind *k)
 {
 	if (!data) {
@@ -84,13 +84,13 @@ static int md_index_entry(struct md_img *m, bool data, uint64_t i,
 	return -ELOOP;
 }
 
-static struct sm_root *md_root(struct md_img *m, bool data)
+static inline struct sm_root *md_root(struct md_img *m, bool data)
 {
 	return data ? &m->sb.data_sm : &m->sb.metadata_sm;
 }
 
 /* Add delta (+1 or -1) to a block's count; the result must be 0..2. */
-static int md_adjust(struct md_img *m, bool data, uint64_t b, int delta)
+static inline int md_adjust(struct md_img *m, bool data, uint64_t b, int delta)
 {
 	uint8_t ib[MD_BLK], bb[MD_BLK];
 	uint64_t iw;
@@ -124,7 +124,7 @@ static int md_adjust(struct md_img *m, bool data, uint64_t b, int delta)
 	return md_write(m, e.blocknr, bb) || md_write(m, iw, ib) ? -EIO : 0;
 }
 
-static int md_count(struct md_img *m, bool data, uint64_t b, unsigned *v)
+static inline int md_count(struct md_img *m, bool data, uint64_t b, unsigned *v)
 {
 	uint8_t ib[MD_BLK], bb[MD_BLK];
 	uint64_t iw;
@@ -142,7 +142,7 @@ static int md_count(struct md_img *m, bool data, uint64_t b, unsigned *v)
 }
 
 /* Allocate the lowest free block (count 0 -> 1); never block 0. */
-static int md_alloc(struct md_img *m, bool data, uint64_t *out)
+static inline int md_alloc(struct md_img *m, bool data, uint64_t *out)
 {
 	uint64_t nr = md_root(m, data)->nr_blocks;
 	for (uint64_t b = data ? 0 : 1; b < nr; b++) {
@@ -158,7 +158,7 @@ static int md_alloc(struct md_img *m, bool data, uint64_t *out)
 }
 
 /* Write block 0 last, after everything else is durable. */
-static int md_commit(struct md_img *m)
+static inline int md_commit(struct md_img *m)
 {
 	uint8_t blk[MD_BLK];
 	if (fsync(m->fd))
