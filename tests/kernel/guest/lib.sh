@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Helpers for guest jobs (sourced by /init before /job.sh).  Disks are
+# /dev/disk/NAME (NAME = the serial the host gave the drive); results go
+# under /out, which the host unpacks.  Sizes are in 512-byte sectors, block
+# ranges for pattern writes in 4 KiB blocks.
+
+disk() { echo "/dev/disk/$1"; }
+sectors() { blockdev --getsz "$1"; }
+
+# pool_create NAME META DATA BLOCK_SECTORS [FEATURE...]
+pool_create() {
+	local name=$1 meta=$2 data=$3 bs=$4 len
+	shift 4
+	len=$(($(sectors "$(disk "$data")") / bs * bs))
+	dmsetup create "$name" --table \
+		"0 $len thin-pool $(disk "$meta") $(disk "$data") $bs 0 $# $*" &&
+		dmsetup mknodes
+}
+
+# thin_create POOL ID NAME SECTORS: a new thin device, activated as NAME.
+thin_create() {
+	dmsetup message "$1" 0 "create_thin $2" && thin_activate "$@"
+}
+
+# thin_activate POOL ID NAME SECTORS
+thin_activate() {
+	dmsetup create "$3" --table "0 $4 thin /dev/mapper/$1 $2" && dmsetup mknodes
+}
+
+# thin_snap POOL ID ORIGIN_ID [ORIGIN_NAME]: snapshot, the active origin
+# suspended around it as the kernel requires.
+thin_snap() {
+	local rc
+	[ -n "${4:-}" ] && dmsetup suspend "$4"
+	dmsetup message "$1" 0 "create_snap $2 $3"
+	rc=$?
+	[ -n "${4:-}" ] && dmsetup resume "$4"
+	return $rc
+}
+
+# thin_delete POOL ID [NAME]
+thin_delete() {
+	[ -n "${3:-}" ] && dmsetup remove "$3"
+	dmsetup message "$1" 0 "delete $2"
+}
+
+# put NAME TAG GEN RANGE...: pattern blocks written through /dev/mapper/NAME.
+put() {
+	local name=$1
+	shift
+	pattern write "/dev/mapper/$name" "$@"
+}
+
+# record DIR NAME...: table, status and a scan of each device under /out/DIR.
+record() {
+	local dir=/out/$1 n
+	shift
+	mkdir -p "$dir"
+	for n in "$@"; do
+		dmsetup table "$n" >"$dir/$n.table"
+		dmsetup status "$n" >"$dir/$n.status"
+		pattern scan "/dev/mapper/$n" >"$dir/$n.scan"
+	done
+}
+
+# record_pool DIR POOL: the pool's table and status (status commits first).
+record_pool() {
+	mkdir -p "/out/$1"
+	dmsetup status "$2" >"/out/$1/pool-status"
+	dmsetup table "$2" >"/out/$1/pool-table"
+}
+
+# copy_disk FROM TO: raw copy of a disk as it is now (e.g. live metadata).
+copy_disk() {
+	dd if="$(disk "$1")" of="$(disk "$2")" bs=1M iflag=direct oflag=direct 2>/dev/null
+}
+
+# teardown: remove every device-mapper device, users before what they use.
+teardown() {
+	local pass name
+	for pass in 1 2 3 4 5; do
+		for name in $(dmsetup ls | awk '$1 != "No" {print $1}'); do
+			dmsetup remove "$name" 2>/dev/null
+		done
+		[ -z "$(dmsetup ls | awk '$1 != "No" {print $1}')" ] && return 0
+	done
+	echo "teardown: devices left: $(dmsetup ls)"
+	return 1
+}
