@@ -50,14 +50,16 @@ vm_new_disk() {
 	rm -f "$2" && truncate -s "$3" "$2" && vm_disk "$1" "$2"
 }
 
-# vm_run JOB OUTDIR: boot the kernel with JOB (a guest shell script) as
-# /job.sh, and unpack the guest's /out into OUTDIR.  Fails if the guest did
-# not finish or the job exited non-zero; the console is OUTDIR/console.log.
+# vm_run JOB OUTDIR [FILES]: boot the kernel with JOB (a guest shell script)
+# as /job.sh and the directory FILES as /job, and unpack the guest's /out
+# into OUTDIR.  Fails if the guest did not finish or the job exited
+# non-zero; the console is OUTDIR/console.log.
 vm_run() {
 	local job=$1 dir=$2 jobroot=$2/.jobroot start rc
 	rm -rf "$dir" && mkdir -p "$jobroot"
 	cp "$job" "$jobroot/job.sh"
-	(cd "$jobroot" && echo job.sh | cpio -o -H newc --quiet >../job.cpio)
+	[ -n "${3:-}" ] && cp -r "$3" "$jobroot/job"
+	(cd "$jobroot" && find . | cpio -o -H newc --quiet >../job.cpio)
 	cat "$KDIR/base.cpio" "$dir/job.cpio" >"$dir/initrd"
 	vm_new_disk result "$dir/result.img" 64M
 	start=$(date +%s)
@@ -130,14 +132,14 @@ expand_maps() {
 	for f in "$1"/map.*; do
 		[ -e "$f" ] || continue
 		dev=${f##*.}
-		awk -v dev="$dev" '{for (i = 0; i < $3; i++) print $2 + i, dev, $1 + i}' "$f"
+		awk -v dev="$dev" '{for (i = 0; i < $3; i++) printf "%.0f %s %.0f\n", $2 + i, dev, $1 + i}' "$f"
 	done | sort -n -k1,1 -k2,2 -k3,3
 }
 
 # The same from thin_rmap's "data B..E -> thin(D) V..W" lines.
 expand_rmap() {
 	sed -n 's/^data \([0-9]*\)\.\.\([0-9]*\) -> thin(\([0-9]*\)) \([0-9]*\)\.\..*/\1 \2 \3 \4/p' "$1" |
-		awk '{for (i = 0; i < $2 - $1; i++) print $1 + i, $3, $4 + i}' |
+		awk '{for (i = 0; i < $2 - $1; i++) printf "%.0f %s %.0f\n", $1 + i, $3, $4 + i}' |
 		sort -n -k1,1 -k2,2 -k3,3
 }
 
@@ -198,7 +200,7 @@ check_thin_pool() {
 		test "$4" = "$(wc -l <"$d/used")"
 
 	# Each active thin device: mapped blocks and what it reads.
-	local f name id size mapped highest want_high
+	local f name id size mapped highest want_high blocks
 	for f in "$g"/*.table; do
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .table)
@@ -211,12 +213,14 @@ check_thin_pool() {
 		check "$label: device $id: mapped blocks $((mapped / bs)) (kernel) = dump's mapped_blocks" \
 			test $((mapped / bs)) = "$(awk -v id="$id" '$1 == id {print $2}' "$d/dump/devs")"
 		check "$label: device $id: mapped blocks (kernel) = blocks in the dumped mappings" \
-			test $((mapped / bs)) = "$(awk '{n += $3} END {print n + 0}' "$d/dump/map.$id")"
-		want_high=$(awk -v bs="$bs" '$1 + $3 > m {m = $1 + $3} END {print m ? m * bs - 1 : "-"}' \
+			test $((mapped / bs)) = "$(awk '{n += $3} END {printf "%.0f\n", n}' "$d/dump/map.$id")"
+		want_high=$(awk -v bs="$bs" '$1 + $3 > m {m = $1 + $3} END {if (m) printf "%.0f\n", m * bs - 1; else print "-"}' \
 			"$d/dump/map.$id")
 		check "$label: device $id: highest mapped sector $highest (kernel) = dump's" \
 			test "$highest" = "$want_high"
-		"$PATTERN" predict "$data" "$bs" $((size / 8)) <"$d/dump/map.$id" >"$d/$name.predicted"
+		blocks=$((size / 8))
+		[ -e "$g/$name.ranges" ] && blocks=$g/$name.ranges
+		"$PATTERN" predict "$data" "$bs" "$blocks" <"$d/dump/map.$id" >"$d/$name.predicted"
 		check "$label: device $id ($name) reads in the kernel what the dump's mappings predict" \
 			"$PATTERN" compare "$d/$name.predicted" "$g/$name.scan" "$label device $id ($name)"
 	done
@@ -240,4 +244,97 @@ expect_runs() {
 	for run in "$@"; do
 		check "$label reads [$run]" grep -qx "$run" "$scan"
 	done
+}
+
+# map_blocks MAP UNIT [FIRST LAST]: the 4 KiB blocks a map (parse_dump)
+# covers, plus FIRST..LAST, as sorted disjoint "first last" lines.
+map_blocks() {
+	local bpu=$(($2 / 8))
+	{
+		awk -v b="$bpu" '{printf "%.0f %.0f\n", $1 * b, ($1 + $3) * b - 1}' "$1"
+		[ $# -ge 4 ] && echo "$3 $4"
+	} | sort -n -k1,1 | awk '
+		NR == 1 {f = $1; l = $2; next}
+		$1 <= l + 1 {if ($2 > l) l = $2; next}
+		{printf "%.0f %.0f\n", f, l; f = $1; l = $2}
+		END {if (NR) printf "%.0f %.0f\n", f, l}'
+}
+
+# --- snapshots -----------------------------------------------------------
+
+# chunks_of CHUNK BLOCKS...: the chunks (CHUNK sectors) that 4 KiB blocks
+# (a or a-b) fall in, one per line, sorted.
+chunks_of() {
+	local per=$(($1 / 8)) b
+	shift
+	for b in "$@"; do
+		case $b in
+		*-*) seq "${b%-*}" "${b#*-}" ;;
+		*) echo "$b" ;;
+		esac
+	done | awk -v p="$per" '{print int($1 / p)}' | sort -n -u
+}
+
+# check_snapshot LABEL ORIGIN COW CHUNK GUESTDIR NAME BLOCKS...: our tools on
+# a persistent store the kernel wrote.  GUESTDIR/NAME.* is the guest's record
+# of the snapshot; BLOCKS are the 4 KiB blocks written to the origin after
+# the snapshot was taken or to the snapshot itself (what must have an
+# exception).
+check_snapshot() {
+	local label=$1 origin=$2 cow=$3 chunk=$4 g=$5 name=$6 d=$1.host
+	local st out
+	shift 6
+	rm -rf "$d" && mkdir -p "$d"
+	st=$(cut -d' ' -f4- "$g/$name.status")
+	if [ "$st" = Invalid ]; then
+		check "$label: snap_check fails (exit 64) on the store the kernel invalidated" \
+			expect_exit 64 "$TS_BIN/snap_check" "$cow"
+		check "$label: snap_check says the snapshot was invalidated" \
+			grep -q invalidated .last_stderr
+		check "$label: snap_dump writes valid=\"0\"" \
+			sh -c "'$TS_BIN/snap_dump' '$cow' 2>/dev/null | grep -q 'valid=\"0\"'"
+		return
+	fi
+	if out=$("$TS_BIN/snap_check" --origin "$origin" --chunk-size "$chunk" "$cow" 2>"$d/check.err"); then
+		pass "$label: snap_check passes"
+	else
+		fail "$label: snap_check: $(head -3 "$d/check.err")"
+		return
+	fi
+	check "$label: snap_check's figures [${out%%,*}] = dmsetup status [$st]" \
+		test "${out%%,*}" = "$st"
+	if ! "$TS_BIN/snap_dump" -o "$d/dump.xml" "$cow" 2>"$d/dump.err"; then
+		fail "$label: snap_dump: $(head -3 "$d/dump.err")"
+		return
+	fi
+	awk '
+	function attr(name) {
+		if (match($0, " " name "=\"[^\"]*\""))
+			return substr($0, RSTART + length(name) + 3,
+				      RLENGTH - length(name) - 4)
+		return ""
+	}
+	/<exception / { print attr("old_chunk"), attr("new_chunk"), 1 }
+	/<exception_run / { print attr("old_begin"), attr("new_begin"), attr("length") }
+	' "$d/dump.xml" >"$d/map"
+	check "$label: snap_dump's exception count = snap_check's" \
+		test "$(awk '{n += $3} END {print n + 0}' "$d/map")" = "$(echo "$out" | sed -n 's/.*, \([0-9]*\) exceptions*$/\1/p')"
+	awk '{for (i = 0; i < $3; i++) print $1 + i}' "$d/map" | sort -n >"$d/old"
+	chunks_of "$chunk" "$@" >"$d/want"
+	check "$label: snap_dump lists exactly the chunks the kernel copied" \
+		diff "$d/want" "$d/old"
+	"$PATTERN" predict "$cow" "$chunk" $(($(stat -c %s "$origin") / 4096)) "$origin" \
+		<"$d/map" >"$d/predicted"
+	check "$label: $name reads in the kernel what the exceptions and the origin predict" \
+		"$PATTERN" compare "$d/predicted" "$g/$name.scan" "$label $name"
+}
+
+# expect_exit CODE COMMAND...: the command exits with CODE; its stderr is
+# kept in .last_stderr.
+expect_exit() {
+	local want=$1 rc
+	shift
+	"$@" >/dev/null 2>.last_stderr
+	rc=$?
+	[ $rc -eq "$want" ] || { echo "exit $rc, expected $want"; cat .last_stderr; return 1; }
 }

@@ -10,10 +10,10 @@
  * device must read from a dump's mappings and the data image).
  *
  *   pattern write DEV TAG GEN RANGE...      write blocks (RANGE: a or a-b)
- *   pattern scan DEV                        print what DEV holds, as runs
+ *   pattern scan DEV [BLOCKS]               print what DEV holds, as runs
  *   pattern place DATA UNIT TAG GEN < MAP   write TAG's blocks where MAP puts
  *                                           them in DATA
- *   pattern predict DATA UNIT NBLOCKS [BASE] < MAP
+ *   pattern predict DATA UNIT BLOCKS [BASE] < MAP
  *                                           print the scan a device mapped by
  *                                           MAP onto DATA must give
  *   pattern compare EXPECTED GOT LABEL      compare two scans block by block
@@ -23,6 +23,9 @@
  * read as zeroes, or from BASE (a snapshot's origin) when given.  Scan lines
  * are "FIRST LAST zero", "FIRST LAST pat TAG BLOCK GEN" (block numbers
  * counting up from BLOCK) or "FIRST FIRST other HASH", in 4 KiB blocks.
+ * BLOCKS says which blocks to scan or predict: a number N (blocks 0..N-1) or
+ * a file of "FIRST LAST" lines, sorted and disjoint (for devices too large
+ * to read whole); scan reads the whole device without it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -266,24 +269,77 @@ static int cmd_write(int argc, char **argv)
 	return 0;
 }
 
+struct range {
+	uint64_t first, last;
+};
+
+/* BLOCKS argument: a count, or a file of "first last" lines. */
+static struct range *read_ranges(const char *spec, size_t *count)
+{
+	struct range *r = NULL;
+	size_t n = 0, cap = 0;
+	char *end;
+	uint64_t a, b;
+
+	errno = 0;
+	a = strtoull(spec, &end, 0);
+	if (!errno && end != spec && !*end) {
+		r = malloc(sizeof(*r));
+		if (!r)
+			die("%s", "out of memory");
+		*r = (struct range){ 0, a - 1 };
+		*count = a ? 1 : 0;
+		return r;
+	}
+	FILE *f = fopen(spec, "r");
+	if (!f)
+		die("cannot open %s", spec);
+	while (fscanf(f, "%" SCNu64 " %" SCNu64, &a, &b) == 2) {
+		if (b < a || (n && a <= r[n - 1].last))
+			die("ranges in %s are not sorted and disjoint", spec);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			r = realloc(r, cap * sizeof(*r));
+			if (!r)
+				die("%s", "out of memory");
+		}
+		r[n++] = (struct range){ a, b };
+	}
+	if (!feof(f))
+		die("bad line in %s", spec);
+	fclose(f);
+	*count = n;
+	return r;
+}
+
 static int cmd_scan(int argc, char **argv)
 {
-	if (argc != 2)
-		die("%s", "usage: scan DEV");
+	if (argc != 2 && argc != 3)
+		die("%s", "usage: scan DEV [BLOCKS]");
 	enum { CHUNK = 256 };
 	int fd = open_dev(argv[1], O_RDONLY);
-	uint64_t nblocks = dev_size(fd, argv[1]) / BLK;
+	uint64_t size = dev_size(fd, argv[1]) / BLK;
+	size_t nr;
+	struct range whole = { 0, size - 1 };
+	struct range *r = argc == 3 ? read_ranges(argv[2], &nr) : &whole;
 	unsigned char *b = aligned_buf(CHUNK * BLK);
 	struct scanner s = { .open = false };
 
-	for (uint64_t n = 0; n < nblocks; n += CHUNK) {
-		uint64_t cnt = nblocks - n < CHUNK ? nblocks - n : CHUNK;
-		pread_all(fd, b, cnt * BLK, n * BLK, argv[1]);
-		for (uint64_t i = 0; i < cnt; i++)
-			scanner_add(&s, n + i, b + i * BLK);
+	if (argc == 2)
+		nr = size ? 1 : 0;
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t last = r[i].last < size ? r[i].last : size - 1;
+		for (uint64_t n = r[i].first; size && n <= last; n += CHUNK) {
+			uint64_t cnt = last - n + 1 < CHUNK ? last - n + 1 : CHUNK;
+			pread_all(fd, b, cnt * BLK, n * BLK, argv[1]);
+			for (uint64_t k = 0; k < cnt; k++)
+				scanner_add(&s, n + k, b + k * BLK);
+		}
 	}
 	scanner_end(&s);
 	close(fd);
+	if (r != &whole)
+		free(r);
 	free(b);
 	return 0;
 }
@@ -366,12 +422,29 @@ static int cmd_place(int argc, char **argv)
 	return 0;
 }
 
+/* Block j of a device mapped by m onto data (unmapped: base or zeroes). */
+static void predict_block(unsigned char *b, const struct mapping *m, size_t n,
+			  uint64_t bpu, uint64_t j, int data, int base,
+			  char **argv)
+{
+	const struct mapping *hit = find_mapping(m, n, j / bpu);
+	if (hit) {
+		uint64_t p = (hit->phys + j / bpu - hit->virt) * bpu + j % bpu;
+		pread_all(data, b, BLK, p * BLK, argv[1]);
+	} else if (base >= 0) {
+		pread_all(base, b, BLK, j * BLK, argv[4]);
+	} else {
+		memset(b, 0, BLK);
+	}
+}
+
 static int cmd_predict(int argc, char **argv)
 {
 	if (argc != 4 && argc != 5)
-		die("%s", "usage: predict DATA UNIT NBLOCKS [BASE] < MAP");
+		die("%s", "usage: predict DATA UNIT BLOCKS [BASE] < MAP");
 	uint64_t bpu = blocks_per_unit(argv[2]);
-	uint64_t nblocks = parse_u64(argv[3]);
+	size_t nr;
+	struct range *r = read_ranges(argv[3], &nr);
 	size_t n;
 	struct mapping *m = read_map(&n);
 	if (n)
@@ -381,19 +454,13 @@ static int cmd_predict(int argc, char **argv)
 	unsigned char *b = aligned_buf(BLK);
 	struct scanner s = { .open = false };
 
-	for (uint64_t j = 0; j < nblocks; j++) {
-		const struct mapping *hit = find_mapping(m, n, j / bpu);
-		if (hit) {
-			uint64_t p = (hit->phys + j / bpu - hit->virt) * bpu + j % bpu;
-			pread_all(data, b, BLK, p * BLK, argv[1]);
-		} else if (base >= 0) {
-			pread_all(base, b, BLK, j * BLK, argv[4]);
-		} else {
-			memset(b, 0, BLK);
+	for (size_t i = 0; i < nr; i++)
+		for (uint64_t j = r[i].first; j <= r[i].last; j++) {
+			predict_block(b, m, n, bpu, j, data, base, argv);
+			scanner_add(&s, j, b);
 		}
-		scanner_add(&s, j, b);
-	}
 	scanner_end(&s);
+	free(r);
 	free(m);
 	free(b);
 	return 0;
@@ -447,18 +514,25 @@ static uint64_t runs_end(const struct runlist *rl)
 	return rl->n ? rl->r[rl->n - 1].last + 1 : 0;
 }
 
-/* The block at n as described by the run list (zero past its end). */
+/*
+ * The block at n as described by the run list (zero in gaps and past the
+ * end), and the last block up to which the same description continues.
+ */
 static struct blockinfo block_at(const struct runlist *rl, size_t *pos,
-				 uint64_t n)
+				 uint64_t n, uint64_t *seg_last)
 {
 	struct blockinfo bi = { K_ZERO, 0, 0, 0 };
 	while (*pos < rl->n && rl->r[*pos].last < n)
 		(*pos)++;
+	*seg_last = UINT64_MAX;
 	if (*pos < rl->n && rl->r[*pos].first <= n) {
 		const struct run *r = &rl->r[*pos];
 		bi = r->info;
 		if (bi.kind == K_PAT)
 			bi.blk += n - r->first;
+		*seg_last = r->last;
+	} else if (*pos < rl->n) {
+		*seg_last = rl->r[*pos].first - 1;
 	}
 	return bi;
 }
@@ -498,18 +572,24 @@ static int cmd_compare(int argc, char **argv)
 		       argv[3], end, got_end);
 	if (got_end > end)
 		end = got_end;
-	for (uint64_t n = 0; n < end; n++) {
-		struct blockinfo w = block_at(&want, &pw, n);
-		struct blockinfo g = block_at(&got, &pg, n);
+	/* Segment by segment: within one, both descriptions advance alike. */
+	for (uint64_t n = 0, lw, lg, last; n < end; n = last + 1) {
+		struct blockinfo w = block_at(&want, &pw, n, &lw);
+		struct blockinfo g = block_at(&got, &pg, n, &lg);
+		last = lw < lg ? lw : lg;
+		if (last >= end)
+			last = end - 1;
 		if (same_block(&w, &g))
 			continue;
-		if (bad++ >= 10)
-			continue;
-		shown++;
-		describe(dw, sizeof(dw), &w);
-		describe(dg, sizeof(dg), &g);
-		printf("%s: 4 KiB block %" PRIu64 ": expected %s, read %s\n",
-		       argv[3], n, dw, dg);
+		bad += last - n + 1;
+		for (uint64_t b = n; b <= last && shown < 10; b++, shown++) {
+			describe(dw, sizeof(dw), &w);
+			describe(dg, sizeof(dg), &g);
+			printf("%s: 4 KiB block %" PRIu64
+			       ": expected %s, read %s\n", argv[3], b, dw, dg);
+			w.blk += w.kind == K_PAT;
+			g.blk += g.kind == K_PAT;
+		}
 	}
 	if (bad > shown)
 		printf("%s: %" PRIu64 " blocks differ in all\n", argv[3], bad);

@@ -15,7 +15,7 @@ pool_create() {
 	len=$(($(sectors "$(disk "$data")") / bs * bs))
 	dmsetup create "$name" --table \
 		"0 $len thin-pool $(disk "$meta") $(disk "$data") $bs 0 $# $*" &&
-		dmsetup mknodes
+		dmsetup mknodes "$name"
 }
 
 # thin_create POOL ID NAME SECTORS: a new thin device, activated as NAME.
@@ -25,7 +25,8 @@ thin_create() {
 
 # thin_activate POOL ID NAME SECTORS
 thin_activate() {
-	dmsetup create "$3" --table "0 $4 thin /dev/mapper/$1 $2" && dmsetup mknodes
+	dmsetup create "$3" --table "0 $4 thin /dev/mapper/$1 $2" &&
+		dmsetup mknodes "$3"
 }
 
 # thin_snap POOL ID ORIGIN_ID [ORIGIN_NAME]: snapshot, the active origin
@@ -53,6 +54,8 @@ put() {
 }
 
 # record DIR NAME...: table, status and a scan of each device under /out/DIR.
+# A device with a block list /job/ranges/NAME (see pattern.c) is scanned
+# only there, and the list is kept as DIR/NAME.ranges.
 record() {
 	local dir=/out/$1 n
 	shift
@@ -60,7 +63,12 @@ record() {
 	for n in "$@"; do
 		dmsetup table "$n" >"$dir/$n.table"
 		dmsetup status "$n" >"$dir/$n.status"
-		pattern scan "/dev/mapper/$n" >"$dir/$n.scan"
+		if [ -e "/job/ranges/$n" ]; then
+			cp "/job/ranges/$n" "$dir/$n.ranges"
+			pattern scan "/dev/mapper/$n" "$dir/$n.ranges" >"$dir/$n.scan"
+		else
+			pattern scan "/dev/mapper/$n" >"$dir/$n.scan"
+		fi
 	done
 }
 
@@ -87,4 +95,24 @@ teardown() {
 	done
 	echo "teardown: devices left: $(dmsetup ls)"
 	return 1
+}
+
+# origin_create NAME DISK: a snapshot-origin device on DISK.
+origin_create() {
+	dmsetup create "$1" --table \
+		"0 $(sectors "$(disk "$2")") snapshot-origin $(disk "$2")" &&
+		dmsetup mknodes "$1"
+}
+
+# snap_create NAME ORIGIN_NAME ORIGIN_DISK COW_DISK CHUNK: a persistent
+# snapshot, the origin suspended around its creation as lvm2 does.
+snap_create() {
+	local rc
+	dmsetup suspend "$2"
+	dmsetup create "$1" --table \
+		"0 $(sectors "$(disk "$3")") snapshot $(disk "$3") $(disk "$4") P $5"
+	rc=$?
+	dmsetup resume "$2"
+	dmsetup mknodes "$1"
+	return $rc
 }
