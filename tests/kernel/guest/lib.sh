@@ -104,13 +104,13 @@ origin_create() {
 		dmsetup mknodes "$1"
 }
 
-# snap_create NAME ORIGIN_NAME ORIGIN_DISK COW_DISK CHUNK: a persistent
-# snapshot, the origin suspended around its creation as lvm2 does.
+# snap_create NAME ORIGIN_NAME ORIGIN_DISK COW_DISK CHUNK [P|PO]: a
+# persistent snapshot, the origin suspended around its creation as lvm2 does.
 snap_create() {
 	local rc
 	dmsetup suspend "$2"
 	dmsetup create "$1" --table \
-		"0 $(sectors "$(disk "$3")") snapshot $(disk "$3") $(disk "$4") P $5"
+		"0 $(sectors "$(disk "$3")") snapshot $(disk "$3") $(disk "$4") ${6:-P} $5"
 	rc=$?
 	dmsetup resume "$2"
 	dmsetup mknodes "$1"

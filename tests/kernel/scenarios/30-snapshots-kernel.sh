@@ -7,11 +7,11 @@
 # snap_check must pass with the figures of dmsetup status, snap_dump must
 # list exactly the chunks the kernel copied, and exceptions + origin must
 # predict what each snapshot read; the store the kernel invalidated must be
-# reported as such.
+# reported as such, and a full PO store (valid, "Overflow") must pass.
 
 ORIGIN_BLOCKS=2048 # 8 MiB origins
 vm_begin
-for o in k8 k16 k64 k512 two three over areas; do
+for o in k8 k16 k64 k512 two three over po areas; do
 	rm -f "$o.origin" && truncate -s $((ORIGIN_BLOCKS * 4096)) "$o.origin"
 	"$PATTERN" write "$o.origin" 1 1 "0-$((ORIGIN_BLOCKS - 1))"
 	vm_disk "o-$o" "$o.origin"
@@ -20,6 +20,7 @@ for c in k8 k16 k64 k512 two-a two-b three-a three-b three-c areas; do
 	vm_new_disk "c-$c" "$c.cow" 4M
 done
 vm_new_disk c-over over.cow 64K
+vm_new_disk c-po po.cow 64K
 
 cat >job.sh <<'JOB'
 set -x
@@ -59,6 +60,13 @@ snap_create over-s over o-over c-over 8 || exit 1
 put over 1 2 0-99
 record over over over-s
 
+# The same store with overflow allowed (PO), filled through the snapshot:
+# the kernel keeps it valid and says Overflow.
+origin_create po o-po || exit 1
+snap_create po-s po o-po c-po 8 PO || exit 1
+put po-s 104 1 0-99 && echo "writes beyond the COW space succeeded"
+record po po po-s
+
 # More exceptions than one metadata area holds (256 for 4 KiB chunks).
 origin_create areas o-areas || exit 1
 snap_create areas-s areas o-areas c-areas 8 || exit 1
@@ -74,9 +82,7 @@ if ! vm_run job.sh guest; then
 fi
 
 # The origins read in the kernel what their images hold afterwards.
-for o in k8 k16 k64 k512 two three over areas; do
-	name=$o
-	case $o in k*) name=$o ;; esac
+for o in k8 k16 k64 k512 two three over po areas; do
 	"$PATTERN" scan "$o.origin" >"$o.origin.scan"
 	check "origin $o reads in the kernel what its image holds" \
 		"$PATTERN" compare "$o.origin.scan" "guest/$o/$o.scan" "origin $o"
@@ -97,6 +103,10 @@ check_snapshot "three c" three.origin three-c.cow 128 guest/three three-c \
 check "over: the kernel invalidated the overflowed snapshot" \
 	test "$(cut -d' ' -f4- guest/over/over-s.status)" = Invalid
 check_snapshot "over" over.origin over.cow 8 guest/over over-s
+check "po: the kernel reports Overflow for the full PO snapshot" \
+	test "$(cut -d' ' -f4- guest/po/po-s.status)" = Overflow
+check_snapshot "po" po.origin po.cow 8 guest/po po-s 0-13
+expect_runs "po snapshot" guest/po/po-s.scan "0 13 pat 104 0 1" "14 2047 pat 1 14 1"
 check_snapshot "areas" areas.origin areas.cow 8 guest/areas areas-s 0-599
 check "areas: the store spans three metadata areas" \
 	test "$(awk '{print $4}' guest/areas/areas-s.status | cut -d/ -f1)" -gt $((258 * 8))
