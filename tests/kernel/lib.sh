@@ -63,7 +63,7 @@ vm_run() {
 	cat "$KDIR/base.cpio" "$dir/job.cpio" >"$dir/initrd"
 	vm_new_disk result "$dir/result.img" 64M
 	start=$(date +%s)
-	timeout "${VM_TIMEOUT:-900}" qemu-system-x86_64 \
+	timeout "${VM_TIMEOUT:-600}" "${QEMU:-qemu-system-x86_64}" \
 		-machine q35,accel=tcg -cpu max -m 512 -smp 1 \
 		-nodefaults -no-reboot -display none -vga none -nic none \
 		-serial "file:$dir/console.log" -monitor none \
@@ -162,6 +162,8 @@ check_thin_pool() {
 		fail "$label: thin_dump: $(head -3 "$d/dump.err")"
 		return
 	fi
+	check "$label: our thin_dump --compat=0.9 = Debian's thin_dump" \
+		sh -c "/usr/sbin/thin_dump '$meta' | cmp - '$d/dump.xml'"
 	parse_dump "$d/dump.xml" "$d/dump"
 	bs=$(sb_value "$d/dump" data_block_size)
 	nr=$(sb_value "$d/dump" nr_data_blocks)

@@ -11,7 +11,8 @@
 # Environment: BUILD (default build: our tools in BUILD/bin, the pattern tool
 # in BUILD/kernel/pattern), STATIC (a statically linked thinsnap for the
 # guest, default build-static/thinsnap), KERNEL_CACHE (default
-# tests/kernel/.cache).
+# tests/kernel/.cache), QEMU (default qemu-system-x86_64), VM_TIMEOUT (seconds
+# per boot, default 600).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)

@@ -56,8 +56,8 @@ fetch_kernel() {
 	rm -rf "$tmp"
 }
 
-for tool in qemu-system-x86_64 dmsetup cpio apt-get dpkg depmod modprobe; do
-	command -v $tool >/dev/null 2>&1 ||
+for tool in "${QEMU:-qemu-system-x86_64}" dmsetup cpio apt-get dpkg depmod modprobe; do
+	command -v "$tool" >/dev/null 2>&1 ||
 		reason "$tool is not installed (scripts/install-deps.sh)"
 done
 [ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' ||
