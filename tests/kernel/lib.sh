@@ -283,8 +283,8 @@ chunks_of() {
 # the snapshot was taken or to the snapshot itself (what must have an
 # exception).
 check_snapshot() {
-	local label=$1 origin=$2 cow=$3 chunk=$4 g=$5 name=$6 d=$1.host
-	local st out
+	local label=$1 origin=$2 cow=$3 chunk=$4 g=$5 name=$6 st out d
+	d=$(echo "$label" | tr -c 'A-Za-z0-9\n-' _).host
 	shift 6
 	rm -rf "$d" && mkdir -p "$d"
 	st=$(cut -d' ' -f4- "$g/$name.status")

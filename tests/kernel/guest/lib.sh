@@ -116,3 +116,28 @@ snap_create() {
 	dmsetup mknodes "$1"
 	return $rc
 }
+
+# merge_start ORIGIN_NAME ORIGIN_DISK SNAP_NAME COW_DISK CHUNK: the kernel's
+# merge as lvm2 starts it: the snapshot device goes away and the origin's
+# table becomes snapshot-merge on the snapshot's store.
+merge_start() {
+	dmsetup remove "$3" || return 1
+	dmsetup suspend "$1" &&
+		dmsetup load "$1" --table \
+			"0 $(sectors "$(disk "$2")") snapshot-merge $(disk "$2") $(disk "$4") P $5" &&
+		dmsetup resume "$1"
+}
+
+# merge_wait NAME: poll the snapshot-merge status until allocated equals
+# metadata (every exception merged); fails after about 5 minutes.
+merge_wait() {
+	local i=0 st
+	while [ $i -lt 3000 ]; do
+		st=$(dmsetup status "$1" | awk '{split($4, a, "/"); print (a[1] == $5)}')
+		[ "$st" = 1 ] && return 0
+		i=$((i + 1))
+		sleep 0.1
+	done
+	echo "merge_wait: $1 did not finish: $(dmsetup status "$1")"
+	return 1
+}
