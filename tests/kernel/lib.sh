@@ -40,6 +40,10 @@ vm_begin() {
 
 # vm_disk NAME FILE: attach FILE as a virtio disk, /dev/disk/NAME in the guest.
 vm_disk() {
+	if [ ${#1} -gt 20 ]; then
+		echo "vm_disk: name $1 is longer than a virtio serial (20)" >&2
+		return 1
+	fi
 	VM_NDISKS=$((VM_NDISKS + 1))
 	VM_ARGS+=(-drive "if=none,id=d$VM_NDISKS,file=$2,format=raw,cache=unsafe"
 		-device "virtio-blk-pci,drive=d$VM_NDISKS,serial=$1")
@@ -207,7 +211,11 @@ check_thin_pool() {
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .table)
 		read -r _ size _ _ id <"$f"
-		read -r _ _ _ mapped highest <"$g/$name.status"
+		if ! read -r _ _ _ mapped highest <"$g/$name.status" 2>/dev/null ||
+			[ -z "$highest" ]; then
+			fail "$label: no status of $name from the guest"
+			continue
+		fi
 		if [ ! -e "$d/dump/map.$id" ]; then
 			fail "$label: device $id ($name) is active in the kernel but not dumped"
 			continue

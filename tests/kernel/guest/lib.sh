@@ -57,12 +57,23 @@ put() {
 # A device with a block list /job/ranges/NAME (see pattern.c) is scanned
 # only there, and the list is kept as DIR/NAME.ranges.
 record() {
-	local dir=/out/$1 n
+	local dir=/out/$1 n f
 	shift
 	mkdir -p "$dir"
+	# One dmsetup call for all devices ("NAME: line"), split per device.
+	dmsetup table >/tmp/dm.table
+	dmsetup status >/tmp/dm.status
+	for f in table status; do
+		awk -v dir="$dir" -v ext="$f" -v names=" $* " '{
+			n = substr($1, 1, length($1) - 1)
+			if (index(names, " " n " ")) {
+				sub(/^[^ ]+ /, "")
+				print > (dir "/" n "." ext)
+			}
+		}' "/tmp/dm.$f"
+	done
 	for n in "$@"; do
-		dmsetup table "$n" >"$dir/$n.table"
-		dmsetup status "$n" >"$dir/$n.status"
+		[ -s "$dir/$n.table" ] || echo "record: no device $n"
 		if [ -e "/job/ranges/$n" ]; then
 			cp "/job/ranges/$n" "$dir/$n.ranges"
 			pattern scan "/dev/mapper/$n" "$dir/$n.ranges" >"$dir/$n.scan"

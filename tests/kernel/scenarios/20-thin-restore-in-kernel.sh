@@ -7,7 +7,7 @@
 # snapshots the first device, writes to it, to its origin and to a new
 # device, and our tools must read the result (check_thin_pool).
 
-XMLS="snapshots big-block-size one-device many-devices gen"
+XMLS="empty-pool snapshots big-block-size one-device many-devices gen"
 EXTRA=63 # 4 KiB blocks 0..EXTRA are scanned on every device too
 
 cc -O2 -o gen_xml "$TESTS_TOP/bench/gen_xml.c" || {
