@@ -5,6 +5,8 @@
 #   make check        unit tests (cmocka) and CLI tests (bats)
 #   make asan         build and run the tests under ASan + UBSan
 #   make demo         restore a built-in example, check and dump it
+#   make static       a statically linked build-static/thinsnap
+#   make check-kernel the kernel tier: qemu boots a real kernel (tests/kernel)
 #   make install      PREFIX, DESTDIR, SBINDIR, MANDIR are honoured
 
 VERSION := 1.0.0
@@ -40,7 +42,7 @@ TEST_TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TEST_TOOLS := $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit-tests test-tools asan demo install uninstall clean \
-	format
+	format static check-kernel
 
 all: $(BINARY) $(LINKS) $(TEST_TOOLS)
 
@@ -78,6 +80,17 @@ asan:
 		CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" check
 
+static:
+	$(MAKE) BUILD=build-static LDFLAGS="$(LDFLAGS) -static" build-static/thinsnap
+
+KERNEL_PATTERN := $(BUILD)/kernel/pattern
+$(KERNEL_PATTERN): tests/kernel/pattern.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -static -o $@ $<
+
+check-kernel: all static $(KERNEL_PATTERN)
+	BUILD=$(BUILD) STATIC=build-static/thinsnap tests/kernel/run.sh
+
 demo: all
 	@scripts/demo.sh $(BUILD)
 
@@ -101,6 +114,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) include/*.h tools/*.h
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-static
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

@@ -5,7 +5,8 @@
 # installs them; otherwise it prints the command to run.
 set -e
 PKGS="build-essential clang pkg-config libexpat1-dev libzstd-dev libxml2-utils
-libcmocka-dev bats thin-provisioning-tools time strace"
+libcmocka-dev bats thin-provisioning-tools time strace
+qemu-system-x86 busybox-static dmsetup cpio kmod file"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "Run as root:"
 	echo "  apt-get update && apt-get install -y --no-install-recommends" $PKGS
