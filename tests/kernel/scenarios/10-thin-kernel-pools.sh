@@ -1,15 +1,19 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # Scenario 1: thin pools made by the kernel, read by our tools.  One boot
-# builds ten pools (metadata disk mN, data disk dN each); then, per pool, our
+# builds twelve pools (metadata disk mN, data disk dN each); then, per pool, our
 # thin_check passes, our thin_dump agrees with the kernel's status and with
 # what every thin device reads in the kernel, thin_dump -m dumps a held
 # metadata snapshot, and thin_rmap agrees with the dump.
 
-POOLS="empty scattered chain many deleted held bs384 bs1024 full txid"
+POOLS="empty scattered chain many deleted held released bs384 bs1024 full txid
+grown"
 vm_begin
 for p in $POOLS; do
-	vm_new_disk "m-$p" "$p.meta" 4M
+	case $p in
+	grown) vm_new_disk "m-$p" "$p.meta" 8M ;;
+	*) vm_new_disk "m-$p" "$p.meta" 4M ;;
+	esac
 	case $p in
 	full) vm_new_disk "d-$p" "$p.data" 2M ;;
 	*) vm_new_disk "d-$p" "$p.data" 64M ;;
@@ -19,7 +23,7 @@ vm_new_disk held-copy held.copy 4M
 
 cat >job.sh <<'JOB'
 set -x
-for p in empty scattered chain many deleted held txid; do
+for p in empty scattered chain many deleted held released txid; do
 	pool_create "$p" "m-$p" "d-$p" 128 || exit 1
 done
 pool_create bs384 m-bs384 d-bs384 384 || exit 1
@@ -94,6 +98,18 @@ put h3 3 1 0-31
 record held h1 h2 h3
 record_pool held held
 
+# A metadata snapshot reserved, then released (its trees given back).
+thin_create released 1 r1 32768
+put r1 1 1 0-99
+thin_snap released 2 1 r1
+dmsetup message released 0 reserve_metadata_snap
+put r1 1 2 0-50
+thin_delete released 2
+dmsetup message released 0 release_metadata_snap
+put r1 1 3 60-70
+record released r1
+record_pool released released
+
 # Data block sizes 384 (not a power of two) and 1024 sectors.
 for p in bs384 bs1024; do
 	thin_create $p 1 ${p}a 131072
@@ -111,6 +127,28 @@ thin_create full 1 f1 32768
 put f1 1 1 0-1023 && echo "write beyond the data space succeeded"
 record full f1
 record_pool full full
+
+# Grown: data from 64 to 128 blocks of 512 KiB, metadata (a linear device
+# on the disk) from 2 to 8 MiB, while in use, as lvextend does.
+dmsetup create grown-meta --table "0 4096 linear $(disk m-grown) 0" &&
+	dmsetup mknodes grown-meta || exit 1
+dmsetup create grown --table \
+	"0 65536 thin-pool /dev/mapper/grown-meta $(disk d-grown) 1024 0 0" &&
+	dmsetup mknodes grown || exit 1
+thin_create grown 1 g1 102400 || exit 1
+put g1 1 1 $(seq -s ' ' 0 128 7552)
+record_pool grown-before grown
+dmsetup suspend g1
+dmsetup suspend grown
+dmsetup load grown-meta --table "0 16384 linear $(disk m-grown) 0"
+dmsetup resume grown-meta
+dmsetup load grown --table \
+	"0 131072 thin-pool /dev/mapper/grown-meta $(disk d-grown) 1024 0 0"
+dmsetup resume grown
+dmsetup resume g1
+put g1 1 2 $(seq -s ' ' 7680 128 12672)
+record grown g1
+record_pool grown grown
 
 # set_transaction_id.
 thin_create txid 1 y1 8192
@@ -138,6 +176,7 @@ for p in $POOLS; do
 	many) ids=$ids_many ;;
 	deleted) ids="1 5 6 7" ;;
 	held) ids="1 2 3" ;;
+	released | grown) ids=1 ;;
 	bs384 | bs1024 | txid) ids="1 2" ;;
 	esac
 	check_thin_pool "$p" "$p.meta" "$p.data" "guest/$p" "$ids"
@@ -163,6 +202,14 @@ expect_runs "bs1024 b" $g/bs1024/bs1024b.scan "1050 1050 pat 2 1050 1"
 expect_runs "full f1" $g/full/f1.scan "0 511 pat 1 0 1" "512 4095 zero"
 
 # Pool-specific facts.
+check "grown: 60 of 64 data blocks used before growing" \
+	test "$(awk '{print $6}' guest/grown-before/pool-status)" = 60/64
+check "grown: 100 of 128 data blocks used, 2048 metadata blocks after" \
+	test "$(awk '{print $6, $5}' guest/grown/pool-status | sed 's|/[0-9]* [0-9]*/| |')" = "100 2048"
+expect_runs "grown g1" guest/grown/g1.scan "7552 7552 pat 1 7552 1" "7680 7680 pat 1 7680 2" \
+	"12672 12672 pat 1 12672 2"
+expect_runs "released r1" guest/released/r1.scan "0 50 pat 1 0 2" "51 59 pat 1 51 1" \
+	"60 70 pat 1 60 3"
 check "full: the kernel reports out_of_data_space" \
 	grep -q ' out_of_data_space ' guest/full/pool-status
 check "full: every data block is mapped" \

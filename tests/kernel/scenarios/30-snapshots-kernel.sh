@@ -16,7 +16,11 @@ for o in k8 k16 k64 k512 two three over po areas; do
 	"$PATTERN" write "$o.origin" 1 1 "0-$((ORIGIN_BLOCKS - 1))"
 	vm_disk "o-$o" "$o.origin"
 done
-for c in k8 k16 k64 k512 two-a two-b three-a three-b three-c areas; do
+# An origin whose size is not a multiple of the chunk size (2049 blocks).
+rm -f odd.origin && truncate -s $((2049 * 4096)) odd.origin
+"$PATTERN" write odd.origin 1 1 0-2048
+vm_disk o-odd odd.origin
+for c in k8 k16 k64 k512 two-a two-b three-a three-b three-c areas odd; do
 	vm_new_disk "c-$c" "$c.cow" 4M
 done
 vm_new_disk c-over over.cow 64K
@@ -67,6 +71,13 @@ snap_create po-s po o-po c-po 8 PO || exit 1
 put po-s 104 1 0-99 && echo "writes beyond the COW space succeeded"
 record po po po-s
 
+# The last chunk of this origin is partial: 1 of 8 blocks.
+origin_create odd o-odd || exit 1
+snap_create odd-s odd o-odd c-odd 64 || exit 1
+put odd 1 2 2040 2048
+put odd-s 105 1 2047
+record odd odd odd-s
+
 # More exceptions than one metadata area holds (256 for 4 KiB chunks).
 origin_create areas o-areas || exit 1
 snap_create areas-s areas o-areas c-areas 8 || exit 1
@@ -82,7 +93,7 @@ if ! vm_run job.sh guest; then
 fi
 
 # The origins read in the kernel what their images hold afterwards.
-for o in k8 k16 k64 k512 two three over po areas; do
+for o in k8 k16 k64 k512 two three over po areas odd; do
 	"$PATTERN" scan "$o.origin" >"$o.origin.scan"
 	check "origin $o reads in the kernel what its image holds" \
 		"$PATTERN" compare "$o.origin.scan" "guest/$o/$o.scan" "origin $o"
@@ -107,6 +118,9 @@ check "po: the kernel reports Overflow for the full PO snapshot" \
 	test "$(cut -d' ' -f4- guest/po/po-s.status)" = Overflow
 check_snapshot "po" po.origin po.cow 8 guest/po po-s 0-13
 expect_runs "po snapshot" guest/po/po-s.scan "0 13 pat 104 0 1" "14 2047 pat 1 14 1"
+check_snapshot "odd" odd.origin odd.cow 64 guest/odd odd-s 2040 2048 2047
+expect_runs "odd snapshot" guest/odd/odd-s.scan "2047 2047 pat 105 2047 1" \
+	"2048 2048 pat 1 2048 1"
 check_snapshot "areas" areas.origin areas.cow 8 guest/areas areas-s 0-599
 check "areas: the store spans three metadata areas" \
 	test "$(awk '{print $4}' guest/areas/areas-s.status | cut -d/ -f1)" -gt $((258 * 8))
