@@ -9,6 +9,12 @@
  * or malformed numbers, elements in the wrong place, a truncated file —
  * stops the parse with a message and the line and column where it was
  * found; so does a consumer's refusal (its error() text is used).
+ *
+ * The reader uses threads of its own: a large regular file is parsed in
+ * pieces by two threads while this one gives the events to the emitter;
+ * anything else is parsed here while the emitter is fed on another thread.
+ * Either way the emitter is called from one thread at a time, in document
+ * order.
  */
 #ifndef THINSNAP_THIN_XML_H
 #define THINSNAP_THIN_XML_H

@@ -127,12 +127,24 @@ bool xml_context_equal(const struct xml_context *a, const struct xml_context *b,
 	return true;
 }
 
+/* The element named name, or -1; one comparison, by its first letter. */
 static int element_of(const char *name)
 {
-	for (int i = 0; i < E_NR; i++)
-		if (!strcmp(name, element_names[i]))
-			return i;
-	return -1;
+	int i;
+	switch (name[0]) {
+	case 'r':
+		i = name[1] == 'a' ? E_RANGE : E_REF;
+		break;
+	case 's':
+		i = name[1] == 'i' ? E_SINGLE : E_SUPERBLOCK;
+		break;
+	case 'd':
+		i = name[1] && name[2] == 'v' ? E_DEVICE : E_DEF;
+		break;
+	default:
+		return -1;
+	}
+	return strcmp(name, element_names[i]) ? -1 : i;
 }
 
 /* Match attributes against the spec: r->vals[i] for spec name i. */
@@ -141,7 +153,11 @@ static bool take_attrs(struct reader *r, enum xml_element el, const char **atts)
 	const struct attr_spec *s = &specs[el];
 	memset(r->vals, 0, sizeof(r->vals));
 	for (unsigned a = 0; atts[a]; a += 2) {
-		unsigned i = 0;
+		/* dumps give attributes in the spec's order: try that first */
+		unsigned i = a / 2 < 8 && s->names[a / 2] &&
+					     !strcmp(s->names[a / 2], atts[a])
+				     ? a / 2
+				     : 0;
 		while (i < 8 && s->names[i] && strcmp(s->names[i], atts[a]))
 			i++;
 		if (i == 8 || !s->names[i]) {

@@ -13,8 +13,11 @@
  */
 #include "thin_xml_reader.h"
 
+#include "event_queue.h"
+
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -473,12 +476,29 @@ static bool plain_prolog(int fd)
 	return !strncasecmp(enc, "utf-8", 5) || !strncasecmp(enc, "us-ascii", 8);
 }
 
+/* One pass on this thread; e is fed on another (event_queue.h). */
+static int read_in_one_pass(int fd, const struct dump_emitter *e,
+			    struct xml_error *err)
+{
+	struct event_queue *q;
+	struct dump_emitter up;
+	int s = event_queue_create(&q, e, &up);
+	if (s) {
+		memset(err, 0, sizeof(*err));
+		snprintf(err->msg, sizeof(err->msg), "%s", strerror(-s));
+		return s;
+	}
+	s = xml_parse_stream(fd, 0, NULL, 0, &up, err);
+	event_queue_destroy(q);
+	return s;
+}
+
 int thin_xml_read(int fd, const struct dump_emitter *e, struct xml_error *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
 	    st.st_size < 2 * (off_t)PIECE_BYTES ||
 	    sysconf(_SC_NPROCESSORS_ONLN) < 2 || !plain_prolog(fd))
-		return xml_parse_stream(fd, 0, NULL, 0, e, err);
+		return read_in_one_pass(fd, e, err);
 	return read_in_pieces(fd, st.st_size, e, err);
 }

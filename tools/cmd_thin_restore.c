@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "event_queue.h"
 #include "thin_restore.h"
 #include "thin_xml.h"
 #include "tool.h"
@@ -98,20 +97,16 @@ static int parse(int argc, char **argv, struct restore_args *a)
 static int restore(const struct restore_args *a, int in, struct bdev *out)
 {
 	struct thin_restorer *r = NULL;
-	struct event_queue *q = NULL;
-	struct dump_emitter e, up;
+	struct dump_emitter e;
 	struct xml_error err;
 	int s = thin_restorer_create(&r, out, &a->o, &e);
-	if (!s)
-		/* parse on this thread, build the metadata on another */
-		s = event_queue_create(&q, &e, &up);
 	if (s) {
 		tool_error(a->quiet, "%s: %s", a->output, strerror(-s));
 		thin_restorer_destroy(r);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	s = thin_xml_read(in, &up, &err);
-	event_queue_destroy(q);
+	/* parsing and building run on threads of their own */
+	s = thin_xml_read(in, &e, &err);
 	if (s)
 		tool_xml_error(a->quiet, a->input, &err);
 	/* the whole document was good: only now does a pool appear */
