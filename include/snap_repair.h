@@ -22,6 +22,7 @@
 struct snap_repair_opts {
 	uint32_t chunk_size;	/* 0: trust the header */
 	bool force_invalid;	/* read the areas of an invalidated store */
+	uint64_t out_bytes;	/* size of the output; 0: in place */
 };
 
 enum snap_repair_status {

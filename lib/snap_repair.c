@@ -164,13 +164,13 @@ static int verdict(const struct snap_repair *r, const struct snap_exception *e,
 
 /*
  * Keep, in on-disk order, every exception that fits with those kept
- * before it.  The terminator needs an area on the device, so at most
- * (areas that fit) * E - 1 exceptions can stay.
+ * before it.  The terminator needs an area on the output, so at most
+ * (areas that fit there) * E - 1 exceptions can stay.
  */
-static int judge(struct snap_repair *r, const struct list *l, uint64_t *kept_at,
-		 uint64_t *cap)
+static int judge(struct snap_repair *r, const struct list *l, uint64_t out_chunks,
+		 uint64_t *kept_at, uint64_t *cap)
 {
-	uint64_t areas = (r->nr_chunks - 1 + r->per_area) / (r->per_area + 1);
+	uint64_t areas = (out_chunks - 1 + r->per_area) / (r->per_area + 1);
 	uint64_t limit = areas * r->per_area - 1;
 	struct u64_set olds, news;
 	int err = u64_set_init(&olds, l->n);
@@ -234,14 +234,14 @@ static int name_others(struct snap_repair *r, const uint64_t *kept_at, bool new_
 	return 0;
 }
 
-static int decide(struct snap_repair *r, const struct list *l)
+static int decide(struct snap_repair *r, const struct list *l, uint64_t out_chunks)
 {
 	uint64_t cap = 0;
 	uint64_t *kept_at = malloc((l->n + 1) * sizeof(*kept_at));
 	r->kept = malloc((l->n + 1) * sizeof(*r->kept));
 	int err = kept_at && r->kept ? 0 : -ENOMEM;
 	if (!err)
-		err = judge(r, l, kept_at, &cap);
+		err = judge(r, l, out_chunks, kept_at, &cap);
 	if (!err)
 		err = name_others(r, kept_at, true);
 	if (!err)
@@ -276,8 +276,9 @@ int snap_repair_read(struct snap_repair *r, struct bdev *dev,
 	}
 	err = read_list(r, dev, &l);
 	r->nr_read = l.n;
+	uint64_t out_chunks = o->out_bytes ? o->out_bytes / r->chunk_bytes : r->nr_chunks;
 	if (!err)
-		err = decide(r, &l);
+		err = decide(r, &l, out_chunks < 2 ? 2 : out_chunks);
 	free(l.v);
 	return err;
 }

@@ -202,33 +202,20 @@ static bool same_file(const struct bdev *x, const struct bdev *y)
 }
 
 static int write_out(const struct repair_args *a, const struct snap_repair *r,
-		     struct bdev *in)
+		     struct bdev *in, struct bdev *out)
 {
-	struct bdev out;
-	int status = 0, err;
-	if (!a->in_place && (status = tool_open_output(a->output, 0, a->quiet, &out)))
-		return status;
-	struct bdev *dst = a->in_place ? in : &out;
-	if (!a->in_place && same_file(in, &out)) {
-		tool_error(a->quiet, "'%s' and '%s' are the same file: use --in-place to repair a store where it is",
-			   a->input, a->output);
-		status = EXIT_FAILURE_RUNTIME;
-	} else if ((err = snap_repair_write(r, in, dst)) == -ENOSPC) {
+	const char *name = a->in_place ? a->input : a->output;
+	int err = snap_repair_write(r, in, out);
+	if (err == -ENOSPC)
 		tool_error(a->quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
-			   a->in_place ? a->input : a->output, (unsigned long long)dst->size,
+			   name, (unsigned long long)out->size,
 			   (unsigned long long)snap_repair_bytes(r));
-		status = EXIT_FAILURE_RUNTIME;
-	} else if (err) {
-		tool_error(a->quiet, "%s: write failed: %s", a->in_place ? a->input : a->output,
-			   strerror(-err));
-		status = EXIT_FAILURE_RUNTIME;
-	}
-	if (!a->in_place)
-		bdev_close(&out);
-	return status;
+	else if (err)
+		tool_error(a->quiet, "%s: write failed: %s", name, strerror(-err));
+	return err ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }
 
-static int repair(const struct repair_args *a, struct bdev *in)
+static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out)
 {
 	struct snap_repair r;
 	enum snap_repair_status st;
@@ -246,17 +233,33 @@ static int repair(const struct repair_args *a, struct bdev *in)
 		refusal(a, &r, st);
 		return EXIT_FAILURE_RUNTIME;
 	}
-	status = write_out(a, &r, in);
+	status = write_out(a, &r, in, out);
 	if (!status && !a->quiet)
 		print_report(&r);
 	snap_repair_release(&r);
 	return tool_finish_stdout(status);
 }
 
+/* -o: the output, which must not be the input. */
+static int open_output(struct repair_args *a, struct bdev *in, struct bdev *out)
+{
+	int status = tool_open_output(a->output, 0, a->quiet, out);
+	if (status)
+		return status;
+	if (same_file(in, out)) {
+		tool_error(a->quiet, "'%s' and '%s' are the same file: use --in-place to repair a store where it is",
+			   a->input, a->output);
+		bdev_close(out);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	a->o.out_bytes = out->size;
+	return 0;
+}
+
 int cmd_snap_repair(int argc, char **argv)
 {
 	struct repair_args a = { 0 };
-	struct bdev in;
+	struct bdev in, out;
 	int status = parse(argc, argv, &a);
 	if (status >= 0)
 		return status;
@@ -264,7 +267,13 @@ int cmd_snap_repair(int argc, char **argv)
 				 a.quiet, &in);
 	if (status)
 		return status;
-	status = repair(&a, &in);
+	if (!a.in_place && (status = open_output(&a, &in, &out))) {
+		bdev_close(&in);
+		return status;
+	}
+	status = repair(&a, &in, a.in_place ? &in : &out);
+	if (!a.in_place)
+		bdev_close(&out);
 	bdev_close(&in);
 	return status;
 }
