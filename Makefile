@@ -26,7 +26,7 @@ COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 
 BUILD ?= build
 TOOLS := thin_check thin_dump thin_restore thin_rmap snap_check snap_dump \
-	snap_restore snap_merge_offline thin_repair
+	snap_restore snap_merge_offline thin_repair snap_repair
 
 LIB_SRCS := $(sort $(wildcard lib/*.c))
 TOOL_SRCS := $(sort $(wildcard tools/*.c))

@@ -17,6 +17,7 @@ static const struct command commands[] = {
 	{ "snap_check", cmd_snap_check },
 	{ "snap_dump", cmd_snap_dump },
 	{ "snap_restore", cmd_snap_restore },
+	{ "snap_repair", cmd_snap_repair },
 	{ "snap_merge_offline", cmd_snap_merge_offline },
 };
 

@@ -35,6 +35,7 @@ int cmd_snap_dump(int argc, char **argv);
 int cmd_snap_restore(int argc, char **argv);
 int cmd_snap_merge_offline(int argc, char **argv);
 int cmd_thin_repair(int argc, char **argv);
+int cmd_snap_repair(int argc, char **argv);
 
 /* Parse an unsigned decimal option value; false (and a message unless
  * quiet) if bad. */

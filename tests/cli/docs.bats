@@ -13,7 +13,7 @@
 load helpers
 
 TOOLS="thin_check thin_dump thin_restore thin_rmap snap_check snap_dump snap_restore
-	snap_merge_offline thin_repair"
+	snap_merge_offline thin_repair snap_repair"
 
 setup() {
 	TOP=$BATS_TEST_DIRNAME/../..
@@ -287,7 +287,7 @@ expect_reply_set() {
 	cmds=$("$TS_BIN/../thinsnap" -h | sed -n 's/^  \([a-z_]*\)$/\1/p' | tr '\n' ' ')
 	expect_reply_set "$cmds" thinsnap ""
 	expect_reply_set "$(tr ' ' '\n' <<<"$cmds" | grep '^thin_' | tr '\n' ' ')" thinsnap thin_
-	expect_reply "snap_check snap_dump snap_restore snap_merge_offline" thinsnap snap_
+	expect_reply "snap_check snap_dump snap_restore snap_merge_offline snap_repair" thinsnap snap_
 	expect_reply "thin_dump" thinsnap thin_d
 	expect_reply "-h --help -V --version" thinsnap -
 	expect_reply "--format" thinsnap thin_dump --f

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Persistent exception store: lenient reading, judging and rewriting.
+ */
+#include "snap_repair.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "endian_le.h"
+#include "snap_writer.h"
+#include "snap_xml.h"
+#include "u64_set.h"
+
+#define PIECE		  (64u * 1024u)
+#define MAX_CHUNK_SECTORS (1u << 21)
+
+/* ---- reading ---------------------------------------------------------- */
+
+struct list {
+	struct snap_exception *v;
+	uint64_t n, cap;
+};
+
+static int list_push(struct list *l, uint64_t old_chunk, uint64_t new_chunk)
+{
+	if (l->n == l->cap) {
+		uint64_t cap = l->cap ? l->cap * 2 : 1024;
+		struct snap_exception *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct snap_exception){ old_chunk, new_chunk };
+	return 0;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/*
+ * Read the entries of area a that lie on the device.  Returns 1 if the
+ * list goes on in the next area, 0 if it ended here, or a negative errno.
+ */
+static int read_area(struct snap_repair *r, struct bdev *dev, uint64_t a,
+		     uint8_t *buf, struct list *l)
+{
+	uint64_t base = (1 + a * (r->per_area + 1)) * r->chunk_bytes;
+	uint64_t avail = dev->size - base < r->chunk_bytes ? dev->size - base
+							 : r->chunk_bytes;
+	bool ended = false;
+	avail -= avail % SNAP_EXCEPTION_SIZE;
+	for (uint64_t done = 0; done < avail; done += PIECE) {
+		size_t len = avail - done < PIECE ? avail - done : PIECE;
+		int err = bdev_pread(dev, base + done, len, buf);
+		if (err)
+			return err;
+		if (ended) {
+			r->dirty_tail |= !all_zero(buf, len);
+			continue;
+		}
+		for (size_t off = 0; off < len && !ended; off += SNAP_EXCEPTION_SIZE) {
+			uint64_t new_chunk = le64_load(buf + off + 8);
+			if (!new_chunk) {
+				ended = true;
+				r->dirty_tail |= !all_zero(buf + off + SNAP_EXCEPTION_SIZE,
+							   len - off - SNAP_EXCEPTION_SIZE);
+			} else if ((err = list_push(l, le64_load(buf + off), new_chunk))) {
+				return err;
+			}
+		}
+	}
+	if (ended)
+		return 0;
+	if (avail < r->chunk_bytes)
+		r->truncated = true;
+	return avail == r->chunk_bytes;
+}
+
+static int read_list(struct snap_repair *r, struct bdev *dev, struct list *l)
+{
+	uint8_t *buf = malloc(PIECE);
+	int err = 1;
+	if (!buf)
+		return -ENOMEM;
+	for (uint64_t a = 0; err == 1; a++) {
+		if ((1 + a * (r->per_area + 1)) * r->chunk_bytes >= dev->size) {
+			r->truncated = true;
+			break;
+		}
+		err = read_area(r, dev, a, buf, l);
+	}
+	free(buf);
+	return err < 0 ? err : 0;
+}
+
+/* The chunk size to use, from the header or the caller. */
+static enum snap_repair_status choose_header(struct snap_repair *r,
+					     const struct snap_store *s,
+					     const struct snap_repair_opts *o)
+{
+	r->header = s->state;
+	r->found_chunk_size = s->chunk_size;
+	r->found_valid = s->valid;
+	if (s->state == SNAP_FORMATTED) {
+		if (o->chunk_size && o->chunk_size != s->chunk_size)
+			return SNAP_REPAIR_CHUNK_MISMATCH;
+		if (!s->valid && !o->force_invalid)
+			return SNAP_REPAIR_INVALID;
+		r->chunk_size = s->chunk_size;
+		r->rewrite_header = !s->valid;
+	} else {
+		if (!o->chunk_size)
+			return SNAP_REPAIR_NEED_CHUNK_SIZE;
+		r->chunk_size = o->chunk_size;
+		r->rewrite_header = true;
+	}
+	return SNAP_REPAIR_OK;
+}
+
+/* ---- judging ---------------------------------------------------------- */
+
+static bool is_area(const struct snap_repair *r, uint64_t chunk)
+{
+	return chunk >= 1 && (chunk - 1) % (r->per_area + 1) == 0;
+}
+
+static int drop(struct snap_repair *r, uint64_t k, const struct snap_exception *e,
+		enum snap_drop_reason why, uint64_t *cap)
+{
+	if (r->nr_dropped == *cap) {
+		uint64_t n = *cap ? *cap * 2 : 64;
+		struct snap_dropped *v = realloc(r->dropped, n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		r->dropped = v;
+		*cap = n;
+	}
+	r->dropped[r->nr_dropped++] = (struct snap_dropped){ k, *e, why, 0 };
+	return 0;
+}
+
+/* Why e cannot be kept next to those kept so far; -1 if it can. */
+static int verdict(const struct snap_repair *r, const struct snap_exception *e,
+		   const struct u64_set *olds, const struct u64_set *news)
+{
+	if (is_area(r, e->new_chunk))
+		return SNAP_DROP_AREA;
+	if (e->new_chunk >= r->nr_chunks)
+		return SNAP_DROP_BEYOND;
+	if (u64_set_has(news, e->new_chunk))
+		return SNAP_DROP_SHARED_COW;
+	if (u64_set_has(olds, e->old_chunk))
+		return SNAP_DROP_SAME_ORIGIN;
+	return -1;
+}
+
+/*
+ * Keep, in on-disk order, every exception that fits with those kept
+ * before it.  The terminator needs an area on the output, so at most
+ * (areas that fit there) * E - 1 exceptions can stay.
+ */
+static int judge(struct snap_repair *r, const struct list *l, uint64_t out_chunks,
+		 uint64_t *kept_at, uint64_t *cap)
+{
+	uint64_t areas = (out_chunks - 1 + r->per_area) / (r->per_area + 1);
+	uint64_t limit = areas * r->per_area - 1;
+	struct u64_set olds, news;
+	int err = u64_set_init(&olds, l->n);
+	if (err)
+		return err;
+	if ((err = u64_set_init(&news, l->n))) {
+		u64_set_release(&olds);
+		return err;
+	}
+	for (uint64_t k = 0; k < l->n && !err; k++) {
+		const struct snap_exception *e = &l->v[k];
+		int why = verdict(r, e, &olds, &news);
+		if (why < 0 && r->nr_kept == limit)
+			why = SNAP_DROP_NO_ROOM;
+		if (why >= 0) {
+			err = drop(r, k, e, (enum snap_drop_reason)why, cap);
+			continue;
+		}
+		err = u64_set_add(&olds, e->old_chunk);
+		if (err >= 0)
+			err = u64_set_add(&news, e->new_chunk);
+		err = err < 0 ? err : 0;
+		kept_at[r->nr_kept] = k;
+		r->kept[r->nr_kept++] = *e;
+	}
+	u64_set_release(&olds);
+	u64_set_release(&news);
+	return err;
+}
+
+struct keyed {
+	uint64_t key, index;
+};
+
+static int cmp_keyed(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/* Name the kept exception each collision was with. */
+static int name_others(struct snap_repair *r, const uint64_t *kept_at, bool new_side)
+{
+	enum snap_drop_reason why = new_side ? SNAP_DROP_SHARED_COW : SNAP_DROP_SAME_ORIGIN;
+	struct keyed *v = malloc((r->nr_kept + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < r->nr_kept; i++)
+		v[i] = (struct keyed){ new_side ? r->kept[i].new_chunk : r->kept[i].old_chunk,
+				       kept_at[i] };
+	qsort(v, r->nr_kept, sizeof(*v), cmp_keyed);
+	for (uint64_t i = 0; i < r->nr_dropped; i++) {
+		struct snap_dropped *d = &r->dropped[i];
+		if (d->why != why)
+			continue;
+		struct keyed key = { new_side ? d->e.new_chunk : d->e.old_chunk, 0 };
+		const struct keyed *hit = bsearch(&key, v, r->nr_kept, sizeof(*v), cmp_keyed);
+		d->other = hit ? hit->index : 0;
+	}
+	free(v);
+	return 0;
+}
+
+static int decide(struct snap_repair *r, const struct list *l, uint64_t out_chunks)
+{
+	uint64_t cap = 0;
+	uint64_t *kept_at = malloc((l->n + 1) * sizeof(*kept_at));
+	r->kept = malloc((l->n + 1) * sizeof(*r->kept));
+	int err = kept_at && r->kept ? 0 : -ENOMEM;
+	if (!err)
+		err = judge(r, l, out_chunks, kept_at, &cap);
+	if (!err)
+		err = name_others(r, kept_at, true);
+	if (!err)
+		err = name_others(r, kept_at, false);
+	free(kept_at);
+	return err;
+}
+
+int snap_repair_read(struct snap_repair *r, struct bdev *dev,
+		     const struct snap_repair_opts *o,
+		     enum snap_repair_status *st)
+{
+	struct snap_store s;
+	struct list l = { 0 };
+	memset(r, 0, sizeof(*r));
+	if (o->chunk_size && ((o->chunk_size & (o->chunk_size - 1)) ||
+			      o->chunk_size > MAX_CHUNK_SECTORS))
+		return -EINVAL;
+	int err = snap_store_open(&s, dev);
+	if (err)
+		return err;
+	*st = choose_header(r, &s, o);
+	snap_store_release(&s);
+	if (*st != SNAP_REPAIR_OK)
+		return 0;
+	r->chunk_bytes = (uint64_t)r->chunk_size * SNAP_SECTOR;
+	r->per_area = r->chunk_bytes / SNAP_EXCEPTION_SIZE;
+	r->nr_chunks = dev->size / r->chunk_bytes;
+	if (r->nr_chunks < 2) {
+		*st = SNAP_REPAIR_TOO_SMALL;
+		return 0;
+	}
+	err = read_list(r, dev, &l);
+	r->nr_read = l.n;
+	uint64_t out_chunks = o->out_bytes ? o->out_bytes / r->chunk_bytes : r->nr_chunks;
+	if (!err)
+		err = decide(r, &l, out_chunks < 2 ? 2 : out_chunks);
+	free(l.v);
+	return err;
+}
+
+void snap_repair_release(struct snap_repair *r)
+{
+	free(r->kept);
+	free(r->dropped);
+	r->kept = NULL;
+	r->dropped = NULL;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+uint64_t snap_repair_bytes(const struct snap_repair *r)
+{
+	uint64_t end = 1 + (r->nr_kept / r->per_area) * (r->per_area + 1) + 1;
+	for (uint64_t i = 0; i < r->nr_kept; i++)
+		if (r->kept[i].new_chunk + 1 > end)
+			end = r->kept[i].new_chunk + 1;
+	return end * r->chunk_bytes;
+}
+
+static int copy_data(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+{
+	size_t piece = r->chunk_bytes < (1u << 20) ? r->chunk_bytes : (1u << 20);
+	uint8_t *buf = malloc(piece);
+	int err = buf ? 0 : -ENOMEM;
+	for (uint64_t i = 0; i < r->nr_kept && !err; i++) {
+		uint64_t base = r->kept[i].new_chunk * r->chunk_bytes;
+		for (uint64_t done = 0; done < r->chunk_bytes && !err; done += piece) {
+			err = bdev_pread(in, base + done, piece, buf);
+			if (!err)
+				err = bdev_pwrite(out, base + done, piece, buf);
+		}
+	}
+	free(buf);
+	return err;
+}
+
+/* The kept exceptions as single-chunk runs merged where they continue. */
+static int to_image(const struct snap_repair *r, const struct bdev *out,
+		    struct snap_image *img)
+{
+	memset(img, 0, sizeof(*img));
+	img->formatted = true;
+	img->version = SNAP_VERSION;
+	img->valid = 1;
+	img->chunk_size = r->chunk_size;
+	img->nr_chunks = out->size / r->chunk_bytes;
+	img->nr_ex = r->nr_kept;
+	img->runs = calloc(r->nr_kept + 1, sizeof(*img->runs));
+	if (!img->runs)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < r->nr_kept; i++) {
+		const struct snap_exception *e = &r->kept[i];
+		struct snap_xml_run *last = img->nr_runs ? &img->runs[img->nr_runs - 1] : NULL;
+		if (last && e->old_chunk == last->old_begin + last->length &&
+		    e->new_chunk == last->new_begin + last->length)
+			last->length++;
+		else
+			img->runs[img->nr_runs++] =
+				(struct snap_xml_run){ e->old_chunk, e->new_chunk, 1, 0, 0 };
+	}
+	return 0;
+}
+
+static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+{
+	struct snap_image img;
+	uint8_t *zero = calloc(1, r->chunk_bytes);
+	int err = zero ? 0 : -ENOMEM;
+	/* no old header may stand over the new data while it is copied */
+	if (!err)
+		err = bdev_pwrite(out, 0, r->chunk_bytes, zero);
+	free(zero);
+	if (!err)
+		err = bdev_sync(out);
+	if (!err)
+		err = copy_data(r, in, out);
+	if (!err)
+		err = bdev_sync(out);
+	if (err || (err = to_image(r, out, &img)))
+		return err;
+	err = snap_image_write(out, &img);
+	snap_image_release(&img);
+	return err;
+}
+
+static void fill_area(const struct snap_repair *r, uint64_t a, uint8_t *area)
+{
+	memset(area, 0, r->chunk_bytes);
+	for (uint64_t i = a * r->per_area, n = 0;
+	     i < r->nr_kept && n < r->per_area; i++, n++) {
+		le64_store(area + n * SNAP_EXCEPTION_SIZE, r->kept[i].old_chunk);
+		le64_store(area + n * SNAP_EXCEPTION_SIZE + 8, r->kept[i].new_chunk);
+	}
+}
+
+/*
+ * In place: each area moves entries only towards the front of the list,
+ * so writing the areas in order, each made durable before the next,
+ * leaves after any prefix a list holding every kept exception (the new
+ * areas, then the old ones, with repeats that a rerun drops again).
+ */
+static int write_in_place(const struct snap_repair *r, struct bdev *dev)
+{
+	uint8_t *area = malloc(r->chunk_bytes), *old = malloc(r->chunk_bytes);
+	int err = area && old ? 0 : -ENOMEM;
+	for (uint64_t a = 0; a <= r->nr_kept / r->per_area && !err; a++) {
+		uint64_t off = (1 + a * (r->per_area + 1)) * r->chunk_bytes;
+		fill_area(r, a, area);
+		err = bdev_pread(dev, off, r->chunk_bytes, old);
+		if (err || !memcmp(area, old, r->chunk_bytes))
+			continue;
+		err = bdev_pwrite(dev, off, r->chunk_bytes, area);
+		if (!err)
+			err = bdev_sync(dev);
+	}
+	free(area);
+	free(old);
+	if (!err && r->rewrite_header)
+		err = snap_write_header(dev, r->chunk_size, 1);
+	return err || !r->rewrite_header ? err : bdev_sync(dev);
+}
+
+int snap_repair_write(const struct snap_repair *r, struct bdev *in,
+		      struct bdev *out)
+{
+	if (out->size < snap_repair_bytes(r))
+		return -ENOSPC;
+	return in == out ? write_in_place(r, out) : write_copy(r, in, out);
+}

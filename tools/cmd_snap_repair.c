@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * snap_repair: rebuild a damaged dm-snapshot exception store.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "snap_repair.h"
+#include "tool.h"
+
+static const char *const TOOL = "snap_repair";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: snap_repair [options] -i COW {-o COW2 | --in-place}\n"
+		"Options:\n"
+		"  {-h|--help}\n"
+		"  {-i|--input} <damaged COW device or file>\n"
+		"  {-o|--output} <COW device or file to write>\n"
+		"  {--in-place}\n"
+		"  {--chunk-size} <sectors>\n"
+		"  {--force-invalid}\n"
+		"  {-q|--quiet}\n"
+		"  {-V|--version}\n");
+}
+
+enum { OPT_IN_PLACE = 256, OPT_CHUNK_SIZE, OPT_FORCE_INVALID };
+
+static const struct option long_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "input", required_argument, NULL, 'i' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "in-place", no_argument, NULL, OPT_IN_PLACE },
+	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
+	{ "force-invalid", no_argument, NULL, OPT_FORCE_INVALID },
+	{ NULL, 0, NULL, 0 },
+};
+
+struct repair_args {
+	struct snap_repair_opts o;
+	bool quiet, in_place;
+	const char *input, *output;
+};
+
+static int parse_chunk_size(struct repair_args *a)
+{
+	uint64_t v;
+	if (!tool_parse_u64(TOOL, a->quiet, "--chunk-size", optarg, &v))
+		return EXIT_USAGE;
+	if (!v || (v & (v - 1)) || v > (1u << 21))
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"--chunk-size needs a power of two from 1 to 2097152 sectors");
+	a->o.chunk_size = (uint32_t)v;
+	return -1;
+}
+
+static int check_files(int argc, char **argv, struct repair_args *a)
+{
+	if (optind < argc)
+		return tool_usage_error(TOOL, usage, a->quiet, "unexpected argument '%s'",
+					argv[optind]);
+	if (!a->input)
+		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
+	if (a->in_place && a->output)
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"--in-place and --output cannot be combined");
+	if (!a->in_place && !a->output)
+		return tool_usage_error(TOOL, usage, a->quiet,
+					"No output file provided (or --in-place).");
+	return -1;
+}
+
+static int parse(int argc, char **argv, struct repair_args *a)
+{
+	int c, status;
+	a->quiet = tool_quiet_requested(argc, argv);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVqi:o:", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			break;
+		case 'i':
+			a->input = optarg;
+			break;
+		case 'o':
+			a->output = optarg;
+			break;
+		case OPT_IN_PLACE:
+			a->in_place = true;
+			break;
+		case OPT_FORCE_INVALID:
+			a->o.force_invalid = true;
+			break;
+		case OPT_CHUNK_SIZE:
+			if ((status = parse_chunk_size(a)) >= 0)
+				return status;
+			break;
+		default:
+			return tool_common_option(TOOL, usage, a->quiet, c, argv);
+		}
+	}
+	return check_files(argc, argv, a);
+}
+
+static void refusal(const struct repair_args *a, const struct snap_repair *r,
+		    enum snap_repair_status st)
+{
+	switch (st) {
+	case SNAP_REPAIR_NEED_CHUNK_SIZE:
+		if (r->header == SNAP_UNFORMATTED)
+			tool_error(a->quiet, "%s: the header chunk is zeroed (an unformatted store): if the store held exceptions, give its chunk size with --chunk-size",
+				   a->input);
+		else
+			tool_error(a->quiet, "%s: the header chunk is damaged: give the store's chunk size with --chunk-size",
+				   a->input);
+		break;
+	case SNAP_REPAIR_CHUNK_MISMATCH:
+		tool_error(a->quiet, "%s: the header says the chunk size is %u sectors, --chunk-size says %u",
+			   a->input, r->found_chunk_size, a->o.chunk_size);
+		break;
+	case SNAP_REPAIR_INVALID:
+		tool_error(a->quiet, "%s: the snapshot was invalidated (valid = 0 in the header): its exceptions may be incomplete, so it is not repaired (--force-invalid salvages them anyway)",
+			   a->input);
+		break;
+	case SNAP_REPAIR_TOO_SMALL:
+		tool_error(a->quiet, "%s: too small for a store of %u-sector chunks (fewer than two chunks)",
+			   a->input, r->chunk_size);
+		break;
+	case SNAP_REPAIR_OK:
+		break;
+	}
+}
+
+static void print_reason(const struct snap_repair *r, const struct snap_dropped *d)
+{
+	uint64_t area, entry;
+	switch (d->why) {
+	case SNAP_DROP_AREA:
+		printf("the COW chunk is metadata area %llu\n",
+		       (unsigned long long)((d->e.new_chunk - 1) / (r->per_area + 1)));
+		break;
+	case SNAP_DROP_BEYOND:
+		printf("the COW chunk lies beyond the end of the COW device (%llu chunks)\n",
+		       (unsigned long long)r->nr_chunks);
+		break;
+	case SNAP_DROP_SHARED_COW:
+	case SNAP_DROP_SAME_ORIGIN:
+		snap_repair_where(r, d->other, &area, &entry);
+		printf("%s area %llu, entry %llu, which is kept (the earlier entry wins%s)\n",
+		       d->why == SNAP_DROP_SHARED_COW ? "the COW chunk is also used by"
+						      : "the origin chunk already has an exception at",
+		       (unsigned long long)area, (unsigned long long)entry,
+		       d->why == SNAP_DROP_SAME_ORIGIN ? ", as in the kernel" : "");
+		break;
+	case SNAP_DROP_NO_ROOM:
+		printf("no room on the device for the metadata area after a full one\n");
+		break;
+	}
+}
+
+static void print_header_notes(const struct snap_repair *r)
+{
+	if (r->header != SNAP_FORMATTED)
+		printf("header: %s; rewritten with chunk size %u sectors\n",
+		       r->header == SNAP_UNFORMATTED ? "zeroed" : "damaged", r->chunk_size);
+	else if (!r->found_valid)
+		printf("header: valid = 0 (forced); rewritten with valid = 1\n");
+	if (r->truncated)
+		printf("the list of exceptions runs past the end of the device: read up to there\n");
+}
+
+static void print_report(const struct snap_repair *r)
+{
+	uint64_t area, entry;
+	print_header_notes(r);
+	for (uint64_t i = 0; i < r->nr_dropped; i++) {
+		const struct snap_dropped *d = &r->dropped[i];
+		snap_repair_where(r, d->index, &area, &entry);
+		printf("dropped area %llu, entry %llu, old_chunk %llu, new_chunk %llu: ",
+		       (unsigned long long)area, (unsigned long long)entry,
+		       (unsigned long long)d->e.old_chunk, (unsigned long long)d->e.new_chunk);
+		print_reason(r, d);
+	}
+	printf("kept %llu exceptions, dropped %llu\n", (unsigned long long)r->nr_kept,
+	       (unsigned long long)r->nr_dropped);
+}
+
+static bool same_file(const struct bdev *x, const struct bdev *y)
+{
+	struct stat a, b;
+	if (fstat(x->fd, &a) || fstat(y->fd, &b))
+		return false;
+	if (S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode))
+		return a.st_rdev == b.st_rdev;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+static int write_out(const struct repair_args *a, const struct snap_repair *r,
+		     struct bdev *in, struct bdev *out)
+{
+	const char *name = a->in_place ? a->input : a->output;
+	int err = snap_repair_write(r, in, out);
+	if (err == -ENOSPC)
+		tool_error(a->quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
+			   name, (unsigned long long)out->size,
+			   (unsigned long long)snap_repair_bytes(r));
+	else if (err)
+		tool_error(a->quiet, "%s: write failed: %s", name, strerror(-err));
+	return err ? EXIT_FAILURE_RUNTIME : EXIT_OK;
+}
+
+static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out)
+{
+	struct snap_repair r;
+	enum snap_repair_status st;
+	int err = snap_repair_read(&r, in, &a->o, &st), status;
+	if (err == -ERANGE) {
+		tool_error(a->quiet, "%s: too small for a snapshot store header", a->input);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (err) {
+		tool_error(a->quiet, "%s: %s: %s", TOOL, a->input, strerror(-err));
+		snap_repair_release(&r);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (st != SNAP_REPAIR_OK) {
+		refusal(a, &r, st);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	status = write_out(a, &r, in, out);
+	if (!status && !a->quiet)
+		print_report(&r);
+	snap_repair_release(&r);
+	return tool_finish_stdout(status);
+}
+
+/* -o: the output, which must not be the input. */
+static int open_output(struct repair_args *a, struct bdev *in, struct bdev *out)
+{
+	int status = tool_open_output(a->output, 0, a->quiet, out);
+	if (status)
+		return status;
+	if (same_file(in, out)) {
+		tool_error(a->quiet, "'%s' and '%s' are the same file: use --in-place to repair a store where it is",
+			   a->input, a->output);
+		bdev_close(out);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	a->o.out_bytes = out->size;
+	return 0;
+}
+
+int cmd_snap_repair(int argc, char **argv)
+{
+	struct repair_args a = { 0 };
+	struct bdev in, out;
+	int status = parse(argc, argv, &a);
+	if (status >= 0)
+		return status;
+	status = tool_open_input(a.input, BDEV_EXCL | (a.in_place ? BDEV_WRITE : 0),
+				 a.quiet, &in);
+	if (status)
+		return status;
+	if (!a.in_place && (status = open_output(&a, &in, &out))) {
+		bdev_close(&in);
+		return status;
+	}
+	status = repair(&a, &in, a.in_place ? &in : &out);
+	if (!a.in_place)
+		bdev_close(&out);
+	bdev_close(&in);
+	return status;
+}
