@@ -364,3 +364,17 @@ expect_exit() {
 	rc=$?
 	[ $rc -eq "$want" ] || { echo "exit $rc, expected $want"; cat .last_stderr; return 1; }
 }
+
+# same_image LABEL EXPECTED GOT: the two images are byte-identical; if not,
+# pattern compare names the first 4 KiB blocks that differ (cmp the byte).
+same_image() {
+	local label=$1 d=.same.$$
+	if cmp -s "$2" "$3"; then
+		pass "$label"
+		return
+	fi
+	fail "$label: $(cmp "$2" "$3" 2>&1 | head -1)"
+	"$PATTERN" scan "$2" >"$d.1" && "$PATTERN" scan "$3" >"$d.2" &&
+		"$PATTERN" compare "$d.1" "$d.2" "$label" 2>&1 | head -5 | sed 's/^/     /'
+	rm -f "$d.1" "$d.2"
+}

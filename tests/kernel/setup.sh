@@ -87,7 +87,7 @@ cp "$cache/$pkg/modules.order" "$root/modules.order"
 cp "$pattern" "$root/bin/pattern"
 if [ -n "$thinsnap" ] && [ -x "$thinsnap" ]; then
 	cp "$thinsnap" "$root/sbin/thinsnap"
-	for t in thin_check thin_dump snap_check snap_dump; do ln -s thinsnap "$root/sbin/$t"; done
+	for t in thin_check thin_dump snap_check snap_dump snap_merge_offline; do ln -s thinsnap "$root/sbin/$t"; done
 fi
 cp "$here/guest/init" "$root/init" && chmod 755 "$root/init"
 cp "$here/guest/lib.sh" "$root/lib.sh"
