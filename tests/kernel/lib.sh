@@ -54,33 +54,54 @@ vm_new_disk() {
 	rm -f "$2" && truncate -s "$3" "$2" && vm_disk "$1" "$2"
 }
 
+# vm_boot DIR: run qemu on DIR/initrd.  A guest that never reached its job
+# (no "init: job starting" on the console when the time ran out: seen once,
+# a TCG boot that stalled with qemu idle) has changed no disk, and is
+# booted once more.
+vm_boot() {
+	local dir=$1 start rc try
+	for try in 1 2; do
+		vm_new_disk_reset "$dir/result.img"
+		start=$(date +%s)
+		timeout "${VM_TIMEOUT:-600}" "${QEMU:-qemu-system-x86_64}" \
+			-machine q35,accel=tcg -cpu max -m 512 -smp 1 \
+			-nodefaults -no-reboot -display none -vga none -nic none \
+			-serial "file:$dir/console.log" -monitor none \
+			-kernel "$KDIR/vmlinuz" -initrd "$dir/initrd" \
+			-append "console=ttyS0 quiet panic=-1 rdinit=/init ts.disks=$VM_NDISKS" \
+			"${VM_ARGS[@]}" </dev/null >"$dir/qemu.log" 2>&1
+		rc=$?
+		echo "     (guest ran $(($(date +%s) - start)) s)"
+		[ $rc -eq 0 ] && return 0
+		if [ $rc -eq 124 ] && [ $try -eq 1 ] &&
+			! grep -q '^init: job starting' "$dir/console.log" 2>/dev/null; then
+			echo "     (the guest stalled before its job: booting again)"
+			continue
+		fi
+		echo "qemu exited with $rc (timeout 124):"
+		tail -5 "$dir/qemu.log" "$dir/console.log"
+		return 1
+	done
+}
+
+# vm_new_disk_reset FILE: FILE (the result disk, already attached) emptied.
+vm_new_disk_reset() {
+	rm -f "$1" && truncate -s 64M "$1"
+}
+
 # vm_run JOB OUTDIR [FILES]: boot the kernel with JOB (a guest shell script)
 # as /job.sh and the directory FILES as /job, and unpack the guest's /out
 # into OUTDIR.  Fails if the guest did not finish or the job exited
 # non-zero; the console is OUTDIR/console.log.
 vm_run() {
-	local job=$1 dir=$2 jobroot=$2/.jobroot start rc
+	local job=$1 dir=$2 jobroot=$2/.jobroot
 	rm -rf "$dir" && mkdir -p "$jobroot"
 	cp "$job" "$jobroot/job.sh"
 	[ -n "${3:-}" ] && cp -r "$3" "$jobroot/job"
 	(cd "$jobroot" && find . | cpio -o -H newc --quiet >../job.cpio)
 	cat "$KDIR/base.cpio" "$dir/job.cpio" >"$dir/initrd"
 	vm_new_disk result "$dir/result.img" 64M
-	start=$(date +%s)
-	timeout "${VM_TIMEOUT:-600}" "${QEMU:-qemu-system-x86_64}" \
-		-machine q35,accel=tcg -cpu max -m 512 -smp 1 \
-		-nodefaults -no-reboot -display none -vga none -nic none \
-		-serial "file:$dir/console.log" -monitor none \
-		-kernel "$KDIR/vmlinuz" -initrd "$dir/initrd" \
-		-append "console=ttyS0 quiet panic=-1 rdinit=/init ts.disks=$VM_NDISKS" \
-		"${VM_ARGS[@]}" </dev/null >"$dir/qemu.log" 2>&1
-	rc=$?
-	echo "     (guest ran $(($(date +%s) - start)) s)"
-	if [ $rc -ne 0 ]; then
-		echo "qemu exited with $rc (timeout 124):"
-		tail -5 "$dir/qemu.log" "$dir/console.log"
-		return 1
-	fi
+	vm_boot "$dir" || return 1
 	tar -xf "$dir/result.img" -C "$dir" 2>/dev/null || {
 		echo "no results from the guest; console:"
 		tail -20 "$dir/console.log"
