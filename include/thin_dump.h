@@ -55,6 +55,16 @@ struct dump_emitter {
 	void *ctx;
 };
 
+/*
+ * Superblock values given on the command line of thin_restore and
+ * thin_repair (--transaction-id, --data-block-size, --nr-data-blocks).
+ */
+struct thin_sb_overrides {
+	bool override_transaction, override_data_block_size,
+		override_nr_data_blocks;
+	uint64_t transaction, data_block_size, nr_data_blocks;
+};
+
 struct thin_dump_opts {
 	bool metadata_snap;	/* dump the metadata snapshot's trees */
 	uint64_t snap_block;	/* its location; 0 = from the superblock */

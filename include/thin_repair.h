@@ -33,9 +33,7 @@
 #include "thin_dump.h"
 
 struct thin_repair_opts {
-	bool override_transaction, override_data_block_size,
-		override_nr_data_blocks;
-	uint64_t transaction, data_block_size, nr_data_blocks;
+	struct thin_sb_overrides sb;
 	bool shared_defs;	/* <def>/<ref> for shared leaves */
 	bool salvage;
 	/*

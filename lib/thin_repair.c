@@ -280,24 +280,24 @@ static int rebuild_superblock(struct repair *r)
 	}
 	if (r->source == FROM_SUPERBLOCK || r->source == FROM_DAMAGED_SUPERBLOCK_TREES)
 		s->transaction = r->sb.trans_id;
-	if (o->override_transaction)
-		s->transaction = max_u64(s->transaction, o->transaction);
-	if (o->override_nr_data_blocks)
-		s->nr_data_blocks = max_u64(s->nr_data_blocks, o->nr_data_blocks);
-	if (o->override_data_block_size)
-		s->data_block_size = (uint32_t)o->data_block_size;
-	if (!o->override_data_block_size && !r->sb_ok) {
+	if (o->sb.override_transaction)
+		s->transaction = max_u64(s->transaction, o->sb.transaction);
+	if (o->sb.override_nr_data_blocks)
+		s->nr_data_blocks = max_u64(s->nr_data_blocks, o->sb.nr_data_blocks);
+	if (o->sb.override_data_block_size)
+		s->data_block_size = (uint32_t)o->sb.data_block_size;
+	if (!o->sb.override_data_block_size && !r->sb_ok) {
 		report(r->rep, REPORT_FATAL,
 		       "the superblock is unusable: give the data block size (--data-block-size)");
 		return -EINVAL;
 	}
-	if (o->data_block_size > THIN_MAX_DATA_BLOCK_SIZE ||
+	if (o->sb.data_block_size > THIN_MAX_DATA_BLOCK_SIZE ||
 	    s->data_block_size < THIN_MIN_DATA_BLOCK_SIZE ||
 	    s->data_block_size % THIN_MIN_DATA_BLOCK_SIZE) {
 		report(r->rep, REPORT_FATAL,
 		       "invalid data block size %llu: a multiple of 128 between 128 and 2097152 is needed",
-		       (unsigned long long)(o->override_data_block_size
-						    ? o->data_block_size
+		       (unsigned long long)(o->sb.override_data_block_size
+						    ? o->sb.data_block_size
 						    : s->data_block_size));
 		return -EINVAL;
 	}

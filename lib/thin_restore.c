@@ -175,9 +175,9 @@ static int r_begin_superblock(void *ctx, const struct dump_superblock *s)
 	sb->magic = THIN_SUPERBLOCK_MAGIC;
 	sb->version = THIN_VERSION;
 	sb->time = s->time;
-	sb->trans_id = o->override_transaction ? o->transaction : s->transaction;
+	sb->trans_id = o->sb.override_transaction ? o->sb.transaction : s->transaction;
 	sb->flags = s->flags;
-	uint64_t dbs = o->override_data_block_size ? o->data_block_size
+	uint64_t dbs = o->sb.override_data_block_size ? o->sb.data_block_size
 						   : s->data_block_size;
 	if (dbs < THIN_MIN_DATA_BLOCK_SIZE || dbs > THIN_MAX_DATA_BLOCK_SIZE ||
 	    dbs % THIN_MIN_DATA_BLOCK_SIZE)
@@ -187,7 +187,7 @@ static int r_begin_superblock(void *ctx, const struct dump_superblock *s)
 	sb->data_block_size = (uint32_t)dbs;
 	sb->metadata_block_size = THIN_METADATA_BLOCK_SECTORS;
 	sb->metadata_nr_blocks = r->mw.nr_blocks;
-	uint64_t nr = o->override_nr_data_blocks ? o->nr_data_blocks
+	uint64_t nr = o->sb.override_nr_data_blocks ? o->sb.nr_data_blocks
 						 : s->nr_data_blocks;
 	if (nr > THIN_MAX_DATA_BLOCK + 1)
 		return fail(r, -EINVAL, "nr_data_blocks %llu exceeds 2^40",

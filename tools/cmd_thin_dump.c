@@ -206,12 +206,12 @@ static int repair_view(const struct dump_args *a, struct bdev *dev,
 {
 	const struct thin_dump_opts *o = &a->o;
 	struct thin_repair_opts ro = {
-		.override_transaction = o->override_transaction,
-		.override_data_block_size = o->override_data_block_size,
-		.override_nr_data_blocks = o->override_nr_data_blocks,
-		.transaction = o->transaction,
-		.data_block_size = o->data_block_size,
-		.nr_data_blocks = o->nr_data_blocks,
+		.sb = { .override_transaction = o->override_transaction,
+			.override_data_block_size = o->override_data_block_size,
+			.override_nr_data_blocks = o->override_nr_data_blocks,
+			.transaction = o->transaction,
+			.data_block_size = o->data_block_size,
+			.nr_data_blocks = o->nr_data_blocks },
 		.shared_defs = o->shared_defs,
 		.salvage = a->salvage,
 	};

@@ -30,7 +30,7 @@ static void usage(FILE *f)
 		"  {-V|--version}\n");
 }
 
-enum { OPT_TRANSACTION = 256, OPT_DATA_BLOCK_SIZE, OPT_NR_DATA_BLOCKS, OPT_SALVAGE };
+enum { OPT_SALVAGE = TOOL_OPT_NEXT };
 
 static const struct option long_opts[] = {
 	{ "help", no_argument, NULL, 'h' },
@@ -38,9 +38,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "input", required_argument, NULL, 'i' },
 	{ "output", required_argument, NULL, 'o' },
-	{ "transaction-id", required_argument, NULL, OPT_TRANSACTION },
-	{ "data-block-size", required_argument, NULL, OPT_DATA_BLOCK_SIZE },
-	{ "nr-data-blocks", required_argument, NULL, OPT_NR_DATA_BLOCKS },
+	TOOL_OVERRIDE_OPTIONS,
 	{ "salvage", no_argument, NULL, OPT_SALVAGE },
 	{ NULL, 0, NULL, 0 },
 };
@@ -51,15 +49,11 @@ struct repair_args {
 	const char *input, *output;
 };
 
-static int value(struct repair_args *a, const char *opt, bool *flag, uint64_t *v)
-{
-	*flag = true;
-	return tool_parse_u64(TOOL, a->quiet, opt, optarg, v) ? -1 : EXIT_USAGE;
-}
-
 static int parse_option(struct repair_args *a, int c, char **argv)
 {
-	struct thin_repair_opts *o = &a->o;
+	int status;
+	if (tool_override_option(TOOL, a->quiet, c, &a->o.sb, &status))
+		return status;
 	switch (c) {
 	case 'q':
 		return -1;
@@ -69,17 +63,8 @@ static int parse_option(struct repair_args *a, int c, char **argv)
 	case 'o':
 		a->output = optarg;
 		return -1;
-	case OPT_TRANSACTION:
-		return value(a, "--transaction-id", &o->override_transaction,
-			     &o->transaction);
-	case OPT_DATA_BLOCK_SIZE:
-		return value(a, "--data-block-size", &o->override_data_block_size,
-			     &o->data_block_size);
-	case OPT_NR_DATA_BLOCKS:
-		return value(a, "--nr-data-blocks", &o->override_nr_data_blocks,
-			     &o->nr_data_blocks);
 	case OPT_SALVAGE:
-		o->salvage = true;
+		a->o.salvage = true;
 		return -1;
 	default:
 		return tool_common_option(TOOL, usage, a->quiet, c, argv);

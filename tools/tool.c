@@ -224,3 +224,30 @@ int tool_open_metadata_output(const char *path, bool quiet, struct bdev *dev)
 	}
 	return 0;
 }
+
+bool tool_override_option(const char *tool, bool quiet, int c,
+			  struct thin_sb_overrides *o, int *status)
+{
+	const char *name;
+	bool *set;
+	uint64_t *v;
+	switch (c) {
+	case TOOL_OPT_TRANSACTION:
+		name = "--transaction-id", set = &o->override_transaction;
+		v = &o->transaction;
+		break;
+	case TOOL_OPT_DATA_BLOCK_SIZE:
+		name = "--data-block-size", set = &o->override_data_block_size;
+		v = &o->data_block_size;
+		break;
+	case TOOL_OPT_NR_DATA_BLOCKS:
+		name = "--nr-data-blocks", set = &o->override_nr_data_blocks;
+		v = &o->nr_data_blocks;
+		break;
+	default:
+		return false;
+	}
+	*set = true;
+	*status = tool_parse_u64(tool, quiet, name, optarg, v) ? -1 : EXIT_USAGE;
+	return true;
+}

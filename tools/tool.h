@@ -107,6 +107,27 @@ void tool_xml_error(bool quiet, const char *path, const struct xml_error *err);
 int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		       struct bdev *dev);
 
+/*
+ * The superblock overrides thin_restore and thin_repair take: their long
+ * options (TOOL_OVERRIDE_OPTIONS in a getopt table; further option codes
+ * start at TOOL_OPT_NEXT) and their parsing.
+ */
+enum { TOOL_OPT_TRANSACTION = 256, TOOL_OPT_DATA_BLOCK_SIZE,
+       TOOL_OPT_NR_DATA_BLOCKS, TOOL_OPT_NEXT };
+#define TOOL_OVERRIDE_OPTIONS                                                  \
+	{ "transaction-id", required_argument, NULL, TOOL_OPT_TRANSACTION },   \
+	{ "data-block-size", required_argument, NULL, TOOL_OPT_DATA_BLOCK_SIZE }, \
+	{ "nr-data-blocks", required_argument, NULL, TOOL_OPT_NR_DATA_BLOCKS }
+
+struct thin_sb_overrides;
+/*
+ * If option c is one of the overrides, take its value (optarg) into o,
+ * set *status to -1, or to EXIT_USAGE for a bad value (message unless
+ * quiet), and return true; else return false.
+ */
+bool tool_override_option(const char *tool, bool quiet, int c,
+			  struct thin_sb_overrides *o, int *status);
+
 /* Outputs of restore and repair must be at least this big (COMPAT.md). */
 #define TOOL_MIN_OUTPUT_SIZE 40960u
 
