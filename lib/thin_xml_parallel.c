@@ -46,8 +46,7 @@ struct rec {
 };
 
 struct piece {
-	off_t start, end;
-	bool guessed;			/* assumed is a guess (not piece 0) */
+	off_t start, end;		/* only piece 0 starts at 0 */
 	struct xml_context assumed, after;
 	unsigned free_levels;		/* see xml_parse_piece() */
 	int status;
@@ -232,7 +231,6 @@ static int plan_pieces(struct splitter *sp, off_t size)
 			continue;
 		struct piece *p = &sp->pieces[sp->nr_pieces++];
 		p->start = wstart + (off_t)cut;
-		p->guessed = true;
 		guess_context(win, cut, &p->assumed);
 	}
 	for (size_t k = 0; k + 1 < sp->nr_pieces; k++)
@@ -291,7 +289,7 @@ static void parse_one(struct splitter *sp, struct piece *p, bool last,
 		return;
 	p->newlines = count_lines(*buf, len);
 	p->status = xml_parse_piece(*buf, len, last,
-				    p->guessed ? &p->assumed : NULL, &rec,
+				    p->start ? &p->assumed : NULL, &rec,
 				    &p->pos, &p->after, &p->free_levels);
 }
 
@@ -365,13 +363,12 @@ static int replay(const struct dump_emitter *e, struct piece *p,
 	return 0;
 }
 
-static int wait_ready(struct splitter *sp, size_t k)
+static void wait_ready(struct splitter *sp, size_t k)
 {
 	pthread_mutex_lock(&sp->lock);
 	while (!sp->pieces[k].ready)
 		pthread_cond_wait(&sp->changed, &sp->lock);
 	pthread_mutex_unlock(&sp->lock);
-	return 0;
 }
 
 static void piece_done(struct splitter *sp, struct piece *p)
