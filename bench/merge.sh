@@ -97,4 +97,29 @@ cat <<EOT
 | 512 MiB, 8192 scattered 64 KiB chunks | one chunk at a time, O_DIRECT ($(mib 536870912 "$one_s") MiB/s) | $one_s | $scat_s ($(mib 536870912 "$scat_s") MiB/s) | $(ratio "$one_s" "$scat_s")x |
 EOT
 echo "device: $CEIL; read and write at the same time: $CONC" >&2
+
+# The ceiling for any copy: with fio (if installed), the best rate of 1 GiB
+# read alone and written alone (4 and 16 MiB requests, 4 in flight), and a
+# read and a write stream run together.  If the device serves one request
+# at a time, a copy can go no faster than 1 / (1/read + 1/write).
+if command -v fio >/dev/null; then
+	fio_rate() { # fio_rate read|write BS [more fio args]: MiB/s
+		local rw=$1 bs=$2 f=$W/cow; shift 2
+		[ "$rw" = write ] && f=$W/ddout
+		fio --minimal --ioengine=libaio --direct=1 --size=1G --bs="$bs" \
+			--iodepth=4 --name=x --filename="$f" --rw="$rw" "$@" 2>/dev/null |
+			awk -F';' -v rw="$rw" '{ print int((rw == "read" ? $7 : $48) / 1024) }'
+	}
+	R=$( (fio_rate read 4M; fio_rate read 16M) | sort -n | tail -1)
+	WR=$( (fio_rate write 4M; fio_rate write 16M) | sort -n | tail -1)
+	MIX=$(fio --minimal --group_reporting --ioengine=libaio --direct=1 --size=1G \
+		--bs=16M --iodepth=8 --name=r --filename="$W/cow" --rw=read \
+		--name=w --filename="$W/ddout" --rw=write 2>/dev/null |
+		awk -F';' '{ printf "read %d, write %d MiB/s", $7 / 1024, $48 / 1024 }')
+	awk -v r="$R" -v w="$WR" -v dd="$(mib 1073741824 "$dd_s")" -v mix="$MIX" 'BEGIN {
+		c = 1 / (1 / r + 1 / w)
+		printf "fio: read alone %d MiB/s, write alone %d MiB/s, together: %s\n", r, w, mix
+		printf "copy ceiling if served one at a time: %d MiB/s = %.2fx dd; 1.2x dd is %d MiB/s\n", c, c / dd, 1.2 * dd
+	}' >&2
+fi
 echo "runs: dd ${T[dd]}/ long ${T[long]}/ one-at-a-time ${T[one]}/ scattered ${T[scat]}" >&2
