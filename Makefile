@@ -7,6 +7,7 @@
 #   make demo         restore a built-in example, check and dump it
 #   make static       a statically linked build-static/thinsnap
 #   make check-kernel the kernel tier: qemu boots a real kernel (tests/kernel)
+#   make fuzz         libFuzzer targets in build-fuzz/fuzz (clang; tests/fuzz)
 #   make install      PREFIX, DESTDIR, SBINDIR, MANDIR are honoured
 
 VERSION := 1.0.0
@@ -40,9 +41,13 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_TOOL_SRCS := $(sort $(wildcard tests/tools/*.c))
 TEST_TOOLS := $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/%)
+FUZZ_TARGETS := thin_md thin_xml snap_store snap_xml
+FUZZ_COMMON := tests/fuzz/fuzz_common.c
+FUZZ_REPLAY := $(FUZZ_TARGETS:%=$(BUILD)/tests/fuzz/replay_%)
+FUZZERS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all check unit-tests test-tools asan demo install uninstall clean \
-	format static check-kernel
+	format static check-kernel fuzz fuzzers
 
 all: $(BINARY) $(LINKS) $(TEST_TOOLS)
 
@@ -70,9 +75,29 @@ $(BUILD)/tests/%: tests/tools/%.c $(LIBRARY)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $< $(LIBRARY) $(LDLIBS)
 
+# fuzz targets, run over their corpus without libFuzzer (make check)
+$(BUILD)/tests/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+		$(FUZZ_COMMON) $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -o $@ $(filter %.c,$^) \
+		$(LIBRARY) $(LDLIBS)
+
+# the same targets linked with libFuzzer (make fuzz)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) $(LIBRARY)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -fsanitize=fuzzer -o $@ \
+		$(filter %.c,$^) $(LIBRARY) $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang \
+		CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" all fuzzers
+
 unit-tests: $(UNIT_BINS)
 
-check: all unit-tests
+check: all unit-tests $(FUZZ_REPLAY)
 	BUILD=$(BUILD) tests/run-tests.sh
 
 asan:
@@ -114,6 +139,6 @@ format:
 	clang-format -i $(LIB_SRCS) $(TOOL_SRCS) include/*.h tools/*.h
 
 clean:
-	rm -rf build build-asan build-static
+	rm -rf build build-asan build-static build-fuzz
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

@@ -30,6 +30,35 @@ for t in "$build"/tests/test_*; do
 	echo "unit $(basename "$t"): $p passed, $f failed"
 done
 
+# fuzz targets without libFuzzer: every seed (tests/fuzz/seed.sh) and every
+# input kept in tests/fuzz/corpus/<target>/ (ones the fuzzer found) is one
+# test; it passes when the target returns (no crash, sanitizer report or
+# broken oracle) within 60 s.
+seeds=$build/fuzz-seeds
+rm -rf "$seeds"
+if ! "$top"/tests/fuzz/seed.sh "$build" "$seeds"; then
+	echo "fuzz: seed.sh failed"
+	failed=$((failed + 1))
+fi
+for r in "$build"/tests/fuzz/replay_*; do
+	[ -x "$r" ] || continue
+	t=${r##*/replay_}
+	p=0 f=0
+	for input in "$seeds/$t"/* "$top/tests/fuzz/corpus/$t"/*; do
+		[ -f "$input" ] || continue
+		if timeout 60 "$r" "$input" >/dev/null 2>"$seeds/$t.err"; then
+			p=$((p + 1))
+		else
+			f=$((f + 1))
+			echo "fuzz $t: FAILED on $input"
+			tail -n 20 "$seeds/$t.err"
+		fi
+	done
+	passed=$((passed + p))
+	failed=$((failed + f))
+	echo "fuzz $t: $p passed, $f failed"
+done
+
 # bats: TAP lines "ok N ..." / "not ok N ...".
 if ! command -v bats >/dev/null 2>&1; then
 	echo "bats is not installed (scripts/install-deps.sh)" >&2
