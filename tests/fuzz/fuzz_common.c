@@ -4,6 +4,9 @@
  */
 #include "fuzz_common.h"
 
+#include "thin_restore.h"
+#include "thin_xml.h"
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +57,18 @@ void fuzz_image_close(struct bdev *dev, int fd)
 {
 	bdev_close(dev);
 	close(fd);
+}
+
+bool fuzz_thin_restore(int in, struct bdev *out)
+{
+	struct thin_restore_opts o = { 0 };
+	struct thin_restorer *r = NULL;
+	struct dump_emitter e;
+	struct xml_error err;
+	bool ok = !thin_restorer_create(&r, out, &o, &e) &&
+		  !thin_xml_read(in, &e, &err) && !thin_restorer_commit(r);
+	thin_restorer_destroy(r);
+	return ok;
 }
 
 static void drop(void *ctx, enum report_level level, const char *msg)

@@ -10,6 +10,7 @@
 #ifndef THINSNAP_FUZZ_COMMON_H
 #define THINSNAP_FUZZ_COMMON_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,9 @@ int fuzz_memfd(const void *data, size_t size, size_t pad);
  */
 int fuzz_image(struct bdev *dev, const void *data, size_t size, size_t pad);
 void fuzz_image_close(struct bdev *dev, int fd);
+
+/* Restore thin XML from fd `in` onto out; true when committed. */
+bool fuzz_thin_restore(int in, struct bdev *out);
 
 /* A reporter that formats every message (to exercise the format strings)
  * and drops it. */

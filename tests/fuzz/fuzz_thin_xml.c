@@ -12,23 +12,9 @@
 
 #include "fuzz_common.h"
 #include "thin_check.h"
-#include "thin_restore.h"
-#include "thin_xml.h"
 
 #define MAX_BYTES  (1u << 20)
 #define IMAGE_SIZE (4u << 20)
-
-static bool restore(int in, struct bdev *out)
-{
-	struct thin_restore_opts o = { 0 };
-	struct thin_restorer *r = NULL;
-	struct dump_emitter e;
-	struct xml_error err;
-	bool ok = !thin_restorer_create(&r, out, &o, &e) &&
-		  !thin_xml_read(in, &e, &err) && !thin_restorer_commit(r);
-	thin_restorer_destroy(r);
-	return ok;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -38,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int in = fuzz_memfd(data, size, 0);
 	int img = in < 0 ? -1 : fuzz_image(&out, "", 0, IMAGE_SIZE);
 	if (img >= 0) {
-		if (restore(in, &out)) {
+		if (fuzz_thin_restore(in, &out)) {
 			struct reporter rep;
 			struct thin_check_opts o = { 0 };
 			struct thin_check_result res;
