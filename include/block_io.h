@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define MD_BLOCK_SIZE	   4096u
 #define MD_BLOCK_SHIFT	   12
@@ -46,6 +47,13 @@ struct bdev {
  */
 int bdev_open(struct bdev *dev, const char *path, unsigned flags);
 void bdev_close(struct bdev *dev);
+
+/*
+ * Whether two stat results (or two open devices) are the same file: the
+ * same inode, or block device nodes of the same device.
+ */
+bool bdev_same_stat(const struct stat *x, const struct stat *y);
+bool bdev_same(const struct bdev *x, const struct bdev *y);
 
 /* Aligned buffer for `nr` blocks (free with bdev_free_buf). */
 void *bdev_alloc_buf(size_t nr);

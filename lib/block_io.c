@@ -84,6 +84,19 @@ void bdev_close(struct bdev *dev)
 	dev->fd = -1;
 }
 
+bool bdev_same_stat(const struct stat *x, const struct stat *y)
+{
+	if (S_ISBLK(x->st_mode) && S_ISBLK(y->st_mode))
+		return x->st_rdev == y->st_rdev;
+	return x->st_dev == y->st_dev && x->st_ino == y->st_ino;
+}
+
+bool bdev_same(const struct bdev *x, const struct bdev *y)
+{
+	struct stat a, b;
+	return !fstat(x->fd, &a) && !fstat(y->fd, &b) && bdev_same_stat(&a, &b);
+}
+
 void *bdev_alloc_buf(size_t nr)
 {
 	void *p = NULL;
