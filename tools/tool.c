@@ -194,24 +194,14 @@ static int io_option(struct tool_io *io, int c, char **argv)
 	int status;
 	if (io->sb && tool_override_option(io->tool, io->quiet, c, io->sb, &status))
 		return status;
-	switch (c) {
-	case 'q':
+	if (c == 'q')
 		return -1;
-	case 'i':
-		io->input = optarg;
+	if (c == 'i' || c == 'o') {
+		*(c == 'i' ? &io->input : &io->output) = optarg;
 		return -1;
-	case 'o':
-		io->output = optarg;
-		return -1;
-	case 'h':
-	case 'V':
-	case ':':
-	case '?':
-		break;
-	default:
-		if (io->own)
-			return io->own(io->ctx, c);
 	}
+	if (io->own && c >= 256)
+		return io->own(io->ctx, c);
 	return tool_common_option(io->tool, io->usage, io->quiet, c, argv);
 }
 

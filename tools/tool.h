@@ -118,7 +118,8 @@ struct tool_io {
 	void (*usage)(FILE *f);
 	const struct option *long_opts;
 	struct thin_sb_overrides *sb;	/* the overrides go here (NULL: none) */
-	/* the tool's own option c (optarg set): -1 to go on, or the exit status */
+	/* the tool's own (long, code from 256) option c, optarg set: -1 to
+	 * go on, or the exit status */
 	int (*own)(void *ctx, int c);
 	void *ctx;
 	bool empty_operands_ok;		/* ignore "" operands (lvconvert passes one) */
