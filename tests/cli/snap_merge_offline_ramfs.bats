@@ -24,6 +24,7 @@ setup() {
 
 teardown() {
 	ramfs_umount "$ram"
+	[ -z "${lo:-}" ] || losetup -d "$lo"
 }
 
 # inputs [OTHERS]: $d/origin (2000 chunks of 4 KiB and a 2 KiB partial
@@ -143,4 +144,40 @@ merge_both() {
 		kill_inputs "$ram"
 		kill_at "$n" "$ram" "$want"
 	done
+}
+
+# pieces_of BASE OUT PIECES...: OUT is BASE with each OFF:LEN piece of
+# $d/src copied over it (what copy_pieces must make of it)
+pieces_of() {
+	local p
+	cp "$1" "$2"
+	for p in "${@:3}"; do
+		dd if="$d/src" of="$2" bs=64K skip="${p%:*}" seek="${p%:*}" count="${p#*:}" \
+			iflag=skip_bytes,count_bytes oflag=seek_bytes conv=notrunc status=none
+	done
+}
+
+@test "the copier: pieces O_DIRECT refuses at I/O time go buffered too" {
+	# a loop device with 8 KiB sectors takes O_DIRECT at open but refuses
+	# (EINVAL) an I/O of 4 KiB pieces; the ramfs refuses it at open
+	command -v losetup >/dev/null 2>&1 || skip "no losetup"
+	"$FILL" "$d/src" $((4 << 20)) 1
+	"$FILL" "$d/dst" $((4 << 20)) 2
+	lo=$(losetup -f --show --sector-size 8192 "$d/src")
+	pieces=(4096:4096 16384:8192 1048576:65536 12288:4096 5000:3000 2097152:1048576)
+	cp "$d/dst" "$ram/dst"
+	pieces_of "$d/dst" "$d/want" "${pieces[@]}"
+	run_prog "$TS_BUILD/tests/copy_pieces" 0 "$lo" "$ram/dst" "${pieces[@]}"
+	[ "$output" = "$lo: O_DIRECT refused by an I/O
+$ram/dst: O_DIRECT refused at open" ]
+	same_file "$ram/dst" "$d/want"
+	# whole 8 KiB pieces: O_DIRECT all the way on both
+	pieces=(8192:8192 2097152:1048576)
+	cp "$d/dst" "$d/dst2"
+	pieces_of "$d/dst" "$d/want2" "${pieces[@]}"
+	run_prog "$TS_BUILD/tests/copy_pieces" 0 "$lo" "$d/dst2" "${pieces[@]}"
+	[ "$output" = "$lo: O_DIRECT
+$d/dst2: O_DIRECT" ]
+	same_file "$d/dst2" "$d/want2"
+	refute cmp -s "$d/dst2" "$d/dst"
 }
