@@ -3,12 +3,13 @@
  * block_io.h - 4 KiB metadata blocks from a regular file or a block device.
  *
  * The bottom of the stack: opens the device (O_EXCL for block devices
- * unless told otherwise, O_DIRECT where it is asked for and allowed, with
- * a silent fallback to buffered I/O), reports its size, and reads or
- * writes whole blocks.  bdev_read_scatter() reads an arbitrary list of
- * blocks with as few large requests as possible: it sorts them, merges
- * neighbours into runs and reads each run with one preadv() straight
- * into the callers' buffers.  Nothing here knows what a block contains.
+ * unless told otherwise, O_DIRECT where it is asked for and the file
+ * system takes it, else buffered: dev->direct says which), reports its
+ * size, and reads or writes whole blocks.  bdev_read_scatter() reads an
+ * arbitrary list of blocks with as few large requests as possible: it
+ * sorts them, merges neighbours into runs and reads each run with one
+ * preadv() straight into the callers' buffers.  Nothing here knows what a
+ * block contains.
  */
 #ifndef THINSNAP_BLOCK_IO_H
 #define THINSNAP_BLOCK_IO_H
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define MD_BLOCK_SIZE	   4096u
 #define MD_BLOCK_SHIFT	   12
@@ -25,7 +27,7 @@
 enum bdev_flags {
 	BDEV_WRITE = 1 << 0,	/* open read-write */
 	BDEV_EXCL = 1 << 1,	/* O_EXCL on block devices */
-	BDEV_DIRECT = 1 << 2,	/* try O_DIRECT, fall back quietly */
+	BDEV_DIRECT = 1 << 2,	/* O_DIRECT; buffered if open() refuses it (EINVAL) */
 };
 
 struct bdev {
@@ -45,6 +47,13 @@ struct bdev {
  */
 int bdev_open(struct bdev *dev, const char *path, unsigned flags);
 void bdev_close(struct bdev *dev);
+
+/*
+ * Whether two stat results (or two open devices) are the same file: the
+ * same inode, or block device nodes of the same device.
+ */
+bool bdev_same_stat(const struct stat *x, const struct stat *y);
+bool bdev_same(const struct bdev *x, const struct bdev *y);
 
 /* Aligned buffer for `nr` blocks (free with bdev_free_buf). */
 void *bdev_alloc_buf(size_t nr);
@@ -83,12 +92,6 @@ int bdev_write(struct bdev *dev, uint64_t block, unsigned count,
  * -ERANGE if the range goes past the end of the device.
  */
 int bdev_pwrite(struct bdev *dev, uint64_t off, size_t len, const void *buf);
-
-/*
- * A second, buffered descriptor for an open device (for the pieces of
- * I/O that O_DIRECT cannot do: unaligned ends).  Never O_EXCL.
- */
-int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin);
 
 /*
  * TEST ONLY - fault injection.  When the environment variable

@@ -56,8 +56,9 @@ struct dump_emitter {
 };
 
 /*
- * Superblock values given on the command line of thin_restore and
- * thin_repair (--transaction-id, --data-block-size, --nr-data-blocks).
+ * Superblock values given on the command line of thin_restore,
+ * thin_repair and thin_dump (--transaction-id, --data-block-size,
+ * --nr-data-blocks).
  */
 struct thin_sb_overrides {
 	bool override_transaction, override_data_block_size,
@@ -74,11 +75,10 @@ struct thin_dump_opts {
 	bool repair;		/* skip damaged subtrees instead of failing */
 	const uint64_t *dev_ids; /* only these devices (NULL: all) */
 	size_t nr_dev_ids;
-	bool override_transaction, override_data_block_size,
-		override_nr_data_blocks, override_mapping_root,
-		override_details_root;
-	uint64_t transaction, data_block_size, nr_data_blocks, mapping_root,
-		details_root;
+	/* transaction and nr_data_blocks become max(override, on disk) */
+	struct thin_sb_overrides sb;
+	bool override_mapping_root, override_details_root;
+	uint64_t mapping_root, details_root;
 	/*
 	 * Repair: do not read block 0.  Print *given_sb as the superblock
 	 * (the other overrides are not applied to it) and walk the trees at

@@ -9,7 +9,6 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <signal.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -25,6 +24,29 @@ static int open_mode(unsigned flags, bool blockdev)
 	return mode | O_CLOEXEC;
 }
 
+/*
+ * The descriptor, or a negative errno.  With BDEV_DIRECT, O_DIRECT first:
+ * a file system without direct I/O (ramfs, some FUSE ones) refuses it at
+ * open time with EINVAL, and then the file is opened buffered (*direct
+ * stays false).  Any other error is the device's and is returned.
+ */
+static int open_fd(const char *path, int mode, unsigned flags, bool *direct)
+{
+	int fd;
+	*direct = false;
+	if (flags & BDEV_DIRECT) {
+		fd = open(path, mode | O_DIRECT);
+		if (fd >= 0) {
+			*direct = true;
+			return fd;
+		}
+		if (errno != EINVAL)
+			return -errno;
+	}
+	fd = open(path, mode);
+	return fd < 0 ? -errno : fd;
+}
+
 int bdev_open(struct bdev *dev, const char *path, unsigned flags)
 {
 	struct stat st;
@@ -35,16 +57,9 @@ int bdev_open(struct bdev *dev, const char *path, unsigned flags)
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 		return -EINVAL;
 	dev->is_blockdev = S_ISBLK(st.st_mode);
-	int mode = open_mode(flags, dev->is_blockdev);
-	int fd = -1;
-	if (flags & BDEV_DIRECT) {
-		fd = open(path, mode | O_DIRECT);
-		dev->direct = fd >= 0;
-	}
+	int fd = open_fd(path, open_mode(flags, dev->is_blockdev), flags, &dev->direct);
 	if (fd < 0)
-		fd = open(path, mode);
-	if (fd < 0)
-		return -errno;
+		return fd;
 	dev->fd = fd;
 	dev->writable = flags & BDEV_WRITE;
 	if (dev->is_blockdev) {
@@ -67,6 +82,19 @@ void bdev_close(struct bdev *dev)
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev->fd = -1;
+}
+
+bool bdev_same_stat(const struct stat *x, const struct stat *y)
+{
+	if (S_ISBLK(x->st_mode) && S_ISBLK(y->st_mode))
+		return x->st_rdev == y->st_rdev;
+	return x->st_dev == y->st_dev && x->st_ino == y->st_ino;
+}
+
+bool bdev_same(const struct bdev *x, const struct bdev *y)
+{
+	struct stat a, b;
+	return !fstat(x->fd, &a) && !fstat(y->fd, &b) && bdev_same_stat(&a, &b);
 }
 
 void *bdev_alloc_buf(size_t nr)
@@ -262,16 +290,6 @@ int bdev_pwrite(struct bdev *dev, uint64_t offset, size_t len,
 		len -= (size_t)w;
 	}
 	return 0;
-}
-
-int bdev_open_buffered_twin(const struct bdev *dev, struct bdev *twin)
-{
-	char path[64];
-	*twin = *dev;
-	twin->direct = false;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", dev->fd);
-	twin->fd = open(path, (dev->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-	return twin->fd < 0 ? -errno : 0;
 }
 
 void bdev_writeback(struct bdev *dev, uint64_t block, uint64_t count)

@@ -456,12 +456,12 @@ static void fill_superblock(const struct dumper *d, struct dump_superblock *s)
 		s->nr_data_blocks = 0;
 	if (!o->metadata_snap)
 		s->metadata_snap = d->live.metadata_snap;
-	if (o->override_transaction && o->transaction > s->transaction)
-		s->transaction = o->transaction;
-	if (o->override_nr_data_blocks && o->nr_data_blocks > s->nr_data_blocks)
-		s->nr_data_blocks = o->nr_data_blocks;
-	if (o->override_data_block_size)
-		s->data_block_size = (uint32_t)o->data_block_size;
+	if (o->sb.override_transaction && o->sb.transaction > s->transaction)
+		s->transaction = o->sb.transaction;
+	if (o->sb.override_nr_data_blocks && o->sb.nr_data_blocks > s->nr_data_blocks)
+		s->nr_data_blocks = o->sb.nr_data_blocks;
+	if (o->sb.override_data_block_size)
+		s->data_block_size = (uint32_t)o->sb.data_block_size;
 }
 
 static int read_sb(struct dumper *d, uint64_t where, struct thin_superblock *sb)

@@ -27,9 +27,7 @@ static void usage(FILE *f)
 enum { OPT_ORIGIN = 256, OPT_ORIGIN_SIZE, OPT_CHUNK_SIZE };
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
+	TOOL_COMMON_OPTIONS,
 	{ "origin", required_argument, NULL, OPT_ORIGIN },
 	{ "origin-size", required_argument, NULL, OPT_ORIGIN_SIZE },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
@@ -77,13 +75,7 @@ static int parse(int argc, char **argv, struct check_args *a)
 	if (a->origin && a->have_origin_size)
 		return tool_usage_error(TOOL, usage, a->quiet,
 					"--origin and --origin-size cannot be combined");
-	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (optind + 1 < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"only one input file may be given");
-	a->input = argv[optind];
-	return -1;
+	return tool_one_input(TOOL, usage, a->quiet, argc, argv, &a->input);
 }
 
 /* --origin: its size in sectors. */

@@ -3,7 +3,6 @@
  * snap_dump: write a dm-snapshot exception store as XML.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,9 +24,7 @@ static void usage(FILE *f)
 }
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
+	TOOL_COMMON_OPTIONS,
 	{ "output", required_argument, NULL, 'o' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -52,13 +49,7 @@ static int parse(int argc, char **argv, struct dump_args *a)
 		}
 		return tool_common_option(TOOL, usage, a->quiet, c, argv);
 	}
-	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (optind + 1 < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"only one input file may be given");
-	a->input = argv[optind];
-	return -1;
+	return tool_one_input(TOOL, usage, a->quiet, argc, argv, &a->input);
 }
 
 /* Only a store that reads as the kernel would read it is dumped. */
@@ -88,12 +79,8 @@ static int dump(const struct dump_args *a, struct bdev *dev)
 		return EXIT_FAILURE_RUNTIME;
 	}
 	status = usable(a, &s);
-	if (!status && a->output &&
-	    (fd = open(a->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		tool_error(a->quiet, "Couldn't open output file '%s': %s", a->output,
-			   strerror(errno));
+	if (!status && a->output && (fd = tool_create_output(a->output, a->quiet)) < 0)
 		status = EXIT_FAILURE_RUNTIME;
-	}
 	if (!status) {
 		if (outbuf_init(&out, fd))
 			status = EXIT_FAILURE_RUNTIME;

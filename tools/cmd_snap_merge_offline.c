@@ -45,9 +45,7 @@ static void usage(FILE *f)
 enum { OPT_ORIGIN = 256, OPT_COW, OPT_OTHER, OPT_NO_OTHERS, OPT_DRY_RUN, OPT_VERIFY };
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
+	TOOL_COMMON_OPTIONS,
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "origin", required_argument, NULL, OPT_ORIGIN },
 	{ "cow", required_argument, NULL, OPT_COW },
@@ -127,13 +125,6 @@ struct opened {
 	unsigned nr;
 };
 
-static bool same_file(const struct stat *x, const struct stat *y)
-{
-	if (S_ISBLK(x->st_mode) && S_ISBLK(y->st_mode))
-		return x->st_rdev == y->st_rdev;
-	return x->st_dev == y->st_dev && x->st_ino == y->st_ino;
-}
-
 static int refuse_same_files(const struct merge_args *a, unsigned n)
 {
 	struct stat st[2 + SNAP_MERGE_MAX_OTHERS];
@@ -146,7 +137,7 @@ static int refuse_same_files(const struct merge_args *a, unsigned n)
 	}
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned j = i + 1; j < n; j++)
-			if (same_file(&st[i], &st[j])) {
+			if (bdev_same_stat(&st[i], &st[j])) {
 				tool_error(a->quiet, "%s: '%s' and '%s' are the same file",
 					   TOOL, a->paths[i], a->paths[j]);
 				return EXIT_FAILURE_RUNTIME;

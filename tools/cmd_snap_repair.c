@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "snap_repair.h"
 #include "tool.h"
@@ -30,11 +29,7 @@ static void usage(FILE *f)
 enum { OPT_IN_PLACE = 256, OPT_CHUNK_SIZE, OPT_FORCE_INVALID };
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "input", required_argument, NULL, 'i' },
-	{ "output", required_argument, NULL, 'o' },
+	TOOL_IO_OPTIONS,
 	{ "in-place", no_argument, NULL, OPT_IN_PLACE },
 	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
 	{ "force-invalid", no_argument, NULL, OPT_FORCE_INVALID },
@@ -42,70 +37,48 @@ static const struct option long_opts[] = {
 };
 
 struct repair_args {
+	struct tool_io io;
 	struct snap_repair_opts o;
-	bool quiet, in_place;
-	const char *input, *output;
+	bool in_place;
 };
 
 static int parse_chunk_size(struct repair_args *a)
 {
 	uint64_t v;
-	if (!tool_parse_u64(TOOL, a->quiet, "--chunk-size", optarg, &v))
+	if (!tool_parse_u64(TOOL, a->io.quiet, "--chunk-size", optarg, &v))
 		return EXIT_USAGE;
 	if (!v || (v & (v - 1)) || v > (1u << 21))
-		return tool_usage_error(TOOL, usage, a->quiet,
+		return tool_usage_error(TOOL, usage, a->io.quiet,
 					"--chunk-size needs a power of two from 1 to 2097152 sectors");
 	a->o.chunk_size = (uint32_t)v;
 	return -1;
 }
 
-static int check_files(int argc, char **argv, struct repair_args *a)
+static int own_option(void *ctx, int c)
 {
-	if (optind < argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "unexpected argument '%s'",
-					argv[optind]);
-	if (!a->input)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (a->in_place && a->output)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"--in-place and --output cannot be combined");
-	if (!a->in_place && !a->output)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"No output file provided (or --in-place).");
-	return -1;
+	struct repair_args *a = ctx;
+	switch (c) {
+	case OPT_IN_PLACE:
+		a->in_place = true;
+		return -1;
+	case OPT_FORCE_INVALID:
+		a->o.force_invalid = true;
+		return -1;
+	default: /* OPT_CHUNK_SIZE */
+		return parse_chunk_size(a);
+	}
 }
 
-static int parse(int argc, char **argv, struct repair_args *a)
+/* -o, or --in-place: one of them */
+static int check_output(const struct repair_args *a)
 {
-	int c, status;
-	a->quiet = tool_quiet_requested(argc, argv);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hVqi:o:", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'q':
-			break;
-		case 'i':
-			a->input = optarg;
-			break;
-		case 'o':
-			a->output = optarg;
-			break;
-		case OPT_IN_PLACE:
-			a->in_place = true;
-			break;
-		case OPT_FORCE_INVALID:
-			a->o.force_invalid = true;
-			break;
-		case OPT_CHUNK_SIZE:
-			if ((status = parse_chunk_size(a)) >= 0)
-				return status;
-			break;
-		default:
-			return tool_common_option(TOOL, usage, a->quiet, c, argv);
-		}
-	}
-	return check_files(argc, argv, a);
+	if (a->in_place && a->io.output)
+		return tool_usage_error(TOOL, usage, a->io.quiet,
+					"--in-place and --output cannot be combined");
+	if (!a->in_place && !a->io.output)
+		return tool_usage_error(TOOL, usage, a->io.quiet,
+					"No output file provided (or --in-place).");
+	return -1;
 }
 
 static void refusal(const struct repair_args *a, const struct snap_repair *r,
@@ -114,23 +87,23 @@ static void refusal(const struct repair_args *a, const struct snap_repair *r,
 	switch (st) {
 	case SNAP_REPAIR_NEED_CHUNK_SIZE:
 		if (r->header == SNAP_UNFORMATTED)
-			tool_error(a->quiet, "%s: the header chunk is zeroed (an unformatted store): if the store held exceptions, give its chunk size with --chunk-size",
-				   a->input);
+			tool_error(a->io.quiet, "%s: the header chunk is zeroed (an unformatted store): if the store held exceptions, give its chunk size with --chunk-size",
+				   a->io.input);
 		else
-			tool_error(a->quiet, "%s: the header chunk is damaged: give the store's chunk size with --chunk-size",
-				   a->input);
+			tool_error(a->io.quiet, "%s: the header chunk is damaged: give the store's chunk size with --chunk-size",
+				   a->io.input);
 		break;
 	case SNAP_REPAIR_CHUNK_MISMATCH:
-		tool_error(a->quiet, "%s: the header says the chunk size is %u sectors, --chunk-size says %u",
-			   a->input, r->found_chunk_size, a->o.chunk_size);
+		tool_error(a->io.quiet, "%s: the header says the chunk size is %u sectors, --chunk-size says %u",
+			   a->io.input, r->found_chunk_size, a->o.chunk_size);
 		break;
 	case SNAP_REPAIR_INVALID:
-		tool_error(a->quiet, "%s: the snapshot was invalidated (valid = 0 in the header): its exceptions may be incomplete, so it is not repaired (--force-invalid salvages them anyway)",
-			   a->input);
+		tool_error(a->io.quiet, "%s: the snapshot was invalidated (valid = 0 in the header): its exceptions may be incomplete, so it is not repaired (--force-invalid salvages them anyway)",
+			   a->io.input);
 		break;
 	case SNAP_REPAIR_TOO_SMALL:
-		tool_error(a->quiet, "%s: too small for a store of %u-sector chunks (fewer than two chunks)",
-			   a->input, r->chunk_size);
+		tool_error(a->io.quiet, "%s: too small for a store of %u-sector chunks (fewer than two chunks)",
+			   a->io.input, r->chunk_size);
 		break;
 	case SNAP_REPAIR_OK:
 		break;
@@ -191,27 +164,17 @@ static void print_report(const struct snap_repair *r)
 	       (unsigned long long)r->nr_dropped);
 }
 
-static bool same_file(const struct bdev *x, const struct bdev *y)
-{
-	struct stat a, b;
-	if (fstat(x->fd, &a) || fstat(y->fd, &b))
-		return false;
-	if (S_ISBLK(a.st_mode) && S_ISBLK(b.st_mode))
-		return a.st_rdev == b.st_rdev;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
 static int write_out(const struct repair_args *a, const struct snap_repair *r,
 		     struct bdev *in, struct bdev *out)
 {
-	const char *name = a->in_place ? a->input : a->output;
+	const char *name = a->in_place ? a->io.input : a->io.output;
 	int err = snap_repair_write(r, in, out);
 	if (err == -ENOSPC)
-		tool_error(a->quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
+		tool_error(a->io.quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
 			   name, (unsigned long long)out->size,
 			   (unsigned long long)snap_repair_bytes(r));
 	else if (err)
-		tool_error(a->quiet, "%s: write failed: %s", name, strerror(-err));
+		tool_error(a->io.quiet, "%s: write failed: %s", name, strerror(-err));
 	return err ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 }
 
@@ -221,11 +184,11 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 	enum snap_repair_status st;
 	int err = snap_repair_read(&r, in, &a->o, &st), status;
 	if (err == -ERANGE) {
-		tool_error(a->quiet, "%s: too small for a snapshot store header", a->input);
+		tool_error(a->io.quiet, "%s: too small for a snapshot store header", a->io.input);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	if (err) {
-		tool_error(a->quiet, "%s: %s: %s", TOOL, a->input, strerror(-err));
+		tool_error(a->io.quiet, "%s: %s: %s", TOOL, a->io.input, strerror(-err));
 		snap_repair_release(&r);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -234,7 +197,7 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 		return EXIT_FAILURE_RUNTIME;
 	}
 	status = write_out(a, &r, in, out);
-	if (!status && !a->quiet)
+	if (!status && !a->io.quiet)
 		print_report(&r);
 	snap_repair_release(&r);
 	return tool_finish_stdout(status);
@@ -243,12 +206,12 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 /* -o: the output, which must not be the input. */
 static int open_output(struct repair_args *a, struct bdev *in, struct bdev *out)
 {
-	int status = tool_open_output(a->output, 0, a->quiet, out);
+	int status = tool_open_output(a->io.output, 0, a->io.quiet, out);
 	if (status)
 		return status;
-	if (same_file(in, out)) {
-		tool_error(a->quiet, "'%s' and '%s' are the same file: use --in-place to repair a store where it is",
-			   a->input, a->output);
+	if (bdev_same(in, out)) {
+		tool_error(a->io.quiet, "'%s' and '%s' are the same file: use --in-place to repair a store where it is",
+			   a->io.input, a->io.output);
 		bdev_close(out);
 		return EXIT_FAILURE_RUNTIME;
 	}
@@ -258,13 +221,17 @@ static int open_output(struct repair_args *a, struct bdev *in, struct bdev *out)
 
 int cmd_snap_repair(int argc, char **argv)
 {
-	struct repair_args a = { 0 };
+	struct repair_args a = {
+		.io = { TOOL, usage, long_opts, NULL, own_option, &a, .output_optional = true },
+	};
 	struct bdev in, out;
-	int status = parse(argc, argv, &a);
+	int status = tool_parse_io(&a.io, argc, argv);
+	if (status < 0)
+		status = check_output(&a);
 	if (status >= 0)
 		return status;
-	status = tool_open_input(a.input, BDEV_EXCL | (a.in_place ? BDEV_WRITE : 0),
-				 a.quiet, &in);
+	status = tool_open_input(a.io.input, BDEV_EXCL | (a.in_place ? BDEV_WRITE : 0),
+				 a.io.quiet, &in);
 	if (status)
 		return status;
 	if (!a.in_place && (status = open_output(&a, &in, &out))) {

@@ -25,38 +25,11 @@ static void usage(FILE *f)
 }
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "input", required_argument, NULL, 'i' },
-	{ "output", required_argument, NULL, 'o' },
+	TOOL_IO_OPTIONS,
 	{ NULL, 0, NULL, 0 },
 };
 
-struct restore_args {
-	bool quiet;
-	const char *input, *output;
-};
-
-static int parse(int argc, char **argv, struct restore_args *a)
-{
-	int c;
-	a->quiet = tool_quiet_requested(argc, argv);
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":hVqi:o:", long_opts, NULL)) != -1) {
-		if (c == 'q')
-			continue;
-		if (c == 'i' || c == 'o') {
-			*(c == 'i' ? &a->input : &a->output) = optarg;
-			continue;
-		}
-		return tool_common_option(TOOL, usage, a->quiet, c, argv);
-	}
-	return tool_restore_files(TOOL, usage, a->quiet, argc, argv, a->input, a->output);
-}
-
-static int read_xml(const struct restore_args *a, struct snap_image *img)
+static int read_xml(const struct tool_io *a, struct snap_image *img)
 {
 	struct xml_error err;
 	int in = tool_open_xml(a->input, a->quiet);
@@ -69,7 +42,7 @@ static int read_xml(const struct restore_args *a, struct snap_image *img)
 	return r ? EXIT_FAILURE_RUNTIME : 0;
 }
 
-static int write_store(const struct restore_args *a, const struct snap_image *img)
+static int write_store(const struct tool_io *a, const struct snap_image *img)
 {
 	struct bdev out;
 	int status = tool_open_output(a->output, 0, a->quiet, &out);
@@ -100,9 +73,9 @@ static int write_store(const struct restore_args *a, const struct snap_image *im
 
 int cmd_snap_restore(int argc, char **argv)
 {
-	struct restore_args a = { 0 };
+	struct tool_io a = { TOOL, usage, long_opts };
 	struct snap_image img = { 0 };
-	int status = parse(argc, argv, &a);
+	int status = tool_parse_io(&a, argc, argv);
 	if (status >= 0)
 		return status;
 	/* the whole document is read and checked before anything is written */

@@ -42,9 +42,7 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
+	TOOL_COMMON_OPTIONS,
 	{ "metadata-snap", no_argument, NULL, 'm' },
 	{ "super-block-only", no_argument, NULL, OPT_SUPER_ONLY },
 	{ "skip-mappings", no_argument, NULL, OPT_SKIP_MAPPINGS },
@@ -133,12 +131,9 @@ static int parse(int argc, char **argv, struct check_args *a)
 			return tool_common_option(TOOL, usage, a->quiet, c, argv);
 		}
 	}
-	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (optind + 1 < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"only one input file may be given");
-	a->input = argv[optind];
+	int r = tool_one_input(TOOL, usage, a->quiet, argc, argv, &a->input);
+	if (r >= 0)
+		return r;
 	const char *why = conflict(a);
 	if (why)
 		return tool_usage_error(TOOL, usage, a->quiet, "%s", why);

@@ -4,7 +4,6 @@
  * or in human-readable form.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +40,8 @@ static void usage(FILE *f)
 }
 
 enum {
-	OPT_DEV_ID = 256,
+	OPT_DEV_ID = TOOL_OPT_NEXT,
 	OPT_SKIP_MAPPINGS,
-	OPT_TRANSACTION,
-	OPT_DATA_BLOCK_SIZE,
-	OPT_NR_DATA_BLOCKS,
 	OPT_OVERRIDE_MAPPING,
 	OPT_OVERRIDE_DETAILS,
 	OPT_COMPAT,
@@ -53,18 +49,14 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
+	TOOL_COMMON_OPTIONS,
 	{ "repair", no_argument, NULL, 'r' },
 	{ "format", required_argument, NULL, 'f' },
 	{ "metadata-snap", optional_argument, NULL, 'm' },
 	{ "output", required_argument, NULL, 'o' },
 	{ "dev-id", required_argument, NULL, OPT_DEV_ID },
 	{ "skip-mappings", no_argument, NULL, OPT_SKIP_MAPPINGS },
-	{ "transaction-id", required_argument, NULL, OPT_TRANSACTION },
-	{ "data-block-size", required_argument, NULL, OPT_DATA_BLOCK_SIZE },
-	{ "nr-data-blocks", required_argument, NULL, OPT_NR_DATA_BLOCKS },
+	TOOL_OVERRIDE_OPTIONS,
 	{ "override-mapping-root", required_argument, NULL, OPT_OVERRIDE_MAPPING },
 	{ "override-details-root", required_argument, NULL, OPT_OVERRIDE_DETAILS },
 	{ "compat", required_argument, NULL, OPT_COMPAT },
@@ -103,6 +95,9 @@ static int parse_value(const struct dump_args *a, const char *opt,
 static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 {
 	struct thin_dump_opts *o = &a->o;
+	int status;
+	if (tool_override_option(TOOL, a->quiet, c, &o->sb, &status))
+		return status;
 	switch (c) {
 	case 'q':
 		a->quiet = true;
@@ -137,16 +132,6 @@ static int parse_option(struct dump_args *a, int c, int argc, char **argv)
 	case OPT_SKIP_MAPPINGS:
 		o->skip_mappings = true;
 		return -1;
-	case OPT_TRANSACTION:
-		return parse_value(a, "--transaction-id", optarg,
-				   &o->override_transaction, &o->transaction);
-	case OPT_DATA_BLOCK_SIZE:
-		return parse_value(a, "--data-block-size", optarg,
-				   &o->override_data_block_size,
-				   &o->data_block_size);
-	case OPT_NR_DATA_BLOCKS:
-		return parse_value(a, "--nr-data-blocks", optarg,
-				   &o->override_nr_data_blocks, &o->nr_data_blocks);
 	case OPT_OVERRIDE_MAPPING:
 		return parse_value(a, "--override-mapping-root", optarg,
 				   &o->override_mapping_root, &o->mapping_root);
@@ -180,12 +165,8 @@ static int parse(int argc, char **argv, struct dump_args *a)
 	while ((c = getopt_long(argc, argv, ":hVqrf:m::o:", long_opts, NULL)) != -1)
 		if ((r = parse_option(a, c, argc, argv)) >= 0)
 			return r;
-	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet, "No input file provided.");
-	if (optind + 1 < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"only one input file may be given");
-	a->input = argv[optind];
+	if ((r = tool_one_input(TOOL, usage, a->quiet, argc, argv, &a->input)) >= 0)
+		return r;
 	if (a->salvage && !a->o.repair)
 		return tool_usage_error(TOOL, usage, a->quiet, "--salvage needs --repair");
 	if (a->o.repair && (a->o.metadata_snap || a->nr_ids || a->o.skip_mappings ||
@@ -206,12 +187,7 @@ static int repair_view(const struct dump_args *a, struct bdev *dev,
 {
 	const struct thin_dump_opts *o = &a->o;
 	struct thin_repair_opts ro = {
-		.sb = { .override_transaction = o->override_transaction,
-			.override_data_block_size = o->override_data_block_size,
-			.override_nr_data_blocks = o->override_nr_data_blocks,
-			.transaction = o->transaction,
-			.data_block_size = o->data_block_size,
-			.nr_data_blocks = o->nr_data_blocks },
+		.sb = o->sb,
 		.shared_defs = o->shared_defs,
 		.salvage = a->salvage,
 	};
@@ -260,10 +236,8 @@ int cmd_thin_dump(int argc, char **argv)
 	if (status)
 		goto out;
 	if (a.output) {
-		fd = open(a.output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		fd = tool_create_output(a.output, a.quiet);
 		if (fd < 0) {
-			tool_error(a.quiet, "Couldn't open output file '%s': %s",
-				   a.output, strerror(errno));
 			bdev_close(&dev);
 			status = EXIT_FAILURE_RUNTIME;
 			goto out;

@@ -33,9 +33,7 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "quiet", no_argument, NULL, 'q' },
+	TOOL_COMMON_OPTIONS,
 	{ "region", required_argument, NULL, OPT_REGION },
 	{ NULL, 0, NULL, 0 },
 };
@@ -100,14 +98,7 @@ static int parse(int argc, char **argv, struct rmap_args *a)
 	if (!a->nr_regions)
 		return tool_usage_error(TOOL, usage, a->quiet,
 					"No regions provided.");
-	if (optind >= argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"No input file provided.");
-	if (optind + 1 < argc)
-		return tool_usage_error(TOOL, usage, a->quiet,
-					"only one input file may be given");
-	a->input = argv[optind];
-	return -1;
+	return tool_one_input(TOOL, usage, a->quiet, argc, argv, &a->input);
 }
 
 static const char DIGIT_PAIRS[] =

@@ -102,6 +102,17 @@ int tool_finish_stdout(int status)
 	return status;
 }
 
+int tool_one_input(const char *tool, void (*usage)(FILE *), bool quiet,
+		   int argc, char **argv, const char **input)
+{
+	if (optind >= argc)
+		return tool_usage_error(tool, usage, quiet, "No input file provided.");
+	if (optind + 1 < argc)
+		return tool_usage_error(tool, usage, quiet, "only one input file may be given");
+	*input = argv[optind];
+	return -1;
+}
+
 int tool_open_input(const char *path, unsigned bdev_flags, bool quiet,
 		    struct bdev *dev)
 {
@@ -178,18 +189,45 @@ int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
 	return 0;
 }
 
-int tool_restore_files(const char *tool, void (*usage)(FILE *), bool quiet,
-		       int argc, char **argv, const char *input,
-		       const char *output)
+static int io_option(struct tool_io *io, int c, char **argv)
 {
-	if (optind < argc)
-		return tool_usage_error(tool, usage, quiet, "unexpected argument '%s'",
-					argv[optind]);
-	if (!input)
-		return tool_usage_error(tool, usage, quiet, "No input file provided.");
-	if (!output)
-		return tool_usage_error(tool, usage, quiet, "No output file provided.");
+	int status;
+	if (io->sb && tool_override_option(io->tool, io->quiet, c, io->sb, &status))
+		return status;
+	if (c == 'q')
+		return -1;
+	if (c == 'i' || c == 'o') {
+		*(c == 'i' ? &io->input : &io->output) = optarg;
+		return -1;
+	}
+	if (io->own && c >= 256)
+		return io->own(io->ctx, c);
+	return tool_common_option(io->tool, io->usage, io->quiet, c, argv);
+}
+
+static int io_files(const struct tool_io *io, int argc, char **argv)
+{
+	for (; optind < argc; optind++)
+		if (argv[optind][0] || !io->empty_operands_ok)
+			return tool_usage_error(io->tool, io->usage, io->quiet,
+						"unexpected argument '%s'", argv[optind]);
+	if (!io->input)
+		return tool_usage_error(io->tool, io->usage, io->quiet, "No input file provided.");
+	if (!io->output && !io->output_optional)
+		return tool_usage_error(io->tool, io->usage, io->quiet, "No output file provided.");
 	return -1;
+}
+
+int tool_parse_io(struct tool_io *io, int argc, char **argv)
+{
+	int c, r;
+	io->quiet = tool_quiet_requested(argc, argv);
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":hVqi:o:", io->long_opts, NULL)) != -1)
+		if ((r = io_option(io, c, argv)) >= 0)
+			return r;
+	return io_files(io, argc, argv);
 }
 
 int tool_open_xml(const char *path, bool quiet)
@@ -202,6 +240,14 @@ int tool_open_xml(const char *path, bool quiet)
 	else
 		tool_error(quiet, "Couldn't open input file '%s': %s", path, strerror(errno));
 	return -1;
+}
+
+int tool_create_output(const char *path, bool quiet)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		tool_error(quiet, "Couldn't open output file '%s': %s", path, strerror(errno));
+	return fd;
 }
 
 void tool_xml_error(bool quiet, const char *path, const struct xml_error *err)

@@ -68,6 +68,19 @@ int tool_usage_error(const char *tool, void (*usage)(FILE *), bool quiet,
 int tool_common_option(const char *tool, void (*usage)(FILE *), bool quiet,
 		       int c, char **argv);
 
+/* The long options every command has: the start of its getopt table. */
+#define TOOL_COMMON_OPTIONS                                    \
+	{ "help", no_argument, NULL, 'h' },                    \
+	{ "version", no_argument, NULL, 'V' },                 \
+	{ "quiet", no_argument, NULL, 'q' }
+
+/*
+ * After the options of a command that takes one input operand: its name
+ * in *input and -1, or the usage status (none given, or more than one).
+ */
+int tool_one_input(const char *tool, void (*usage)(FILE *), bool quiet,
+		   int argc, char **argv, const char **input);
+
 /*
  * Open an input device or file with upstream's messages for a missing
  * file, something that is neither a file nor a block device, and a busy
@@ -85,15 +98,45 @@ int tool_open_output(const char *path, unsigned bdev_flags, bool quiet,
 		     struct bdev *dev);
 
 /*
- * The checks after the options of a restore tool (-i XML -o OUTPUT):
- * no operands, both files named.  Returns -1 or the usage status.
+ * The command line of a tool that reads -i INPUT and writes -o OUTPUT
+ * (the restore and repair tools).  Its getopt table starts with
+ * TOOL_IO_OPTIONS (-h, -V, -q, -i, -o), then TOOL_OVERRIDE_OPTIONS if it
+ * takes them, then its own options.  tool_parse_io() handles all but its
+ * own, then checks the operands and that the files are named.
  */
-int tool_restore_files(const char *tool, void (*usage)(FILE *), bool quiet,
-		       int argc, char **argv, const char *input,
-		       const char *output);
+#define TOOL_IO_OPTIONS                                        \
+	TOOL_COMMON_OPTIONS,                                   \
+	{ "input", required_argument, NULL, 'i' },             \
+	{ "output", required_argument, NULL, 'o' }
+
+struct option;
+struct thin_sb_overrides;
+
+struct tool_io {
+	/* set by the tool */
+	const char *tool;
+	void (*usage)(FILE *f);
+	const struct option *long_opts;
+	struct thin_sb_overrides *sb;	/* the overrides go here (NULL: none) */
+	/* the tool's own (long, code from 256) option c, optarg set: -1 to
+	 * go on, or the exit status */
+	int (*own)(void *ctx, int c);
+	void *ctx;
+	bool empty_operands_ok;		/* ignore "" operands (lvconvert passes one) */
+	bool output_optional;		/* the tool checks -o itself */
+	/* set by tool_parse_io */
+	bool quiet;
+	const char *input, *output;
+};
+
+/* -1 to go on, or the exit status (a usage error was printed). */
+int tool_parse_io(struct tool_io *io, int argc, char **argv);
 
 /* Open an XML input read-only: the fd, or -1 (message printed). */
 int tool_open_xml(const char *path, bool quiet);
+
+/* Create or truncate a dump's output file: the fd, or -1 (said why). */
+int tool_create_output(const char *path, bool quiet);
 
 struct xml_error;
 /* Print an XML reader's error as FILE:LINE:COL: message (or FILE: msg). */
@@ -108,9 +151,9 @@ int tool_open_metadata(const char *path, unsigned bdev_flags, bool quiet,
 		       struct bdev *dev);
 
 /*
- * The superblock overrides thin_restore and thin_repair take: their long
- * options (TOOL_OVERRIDE_OPTIONS in a getopt table; further option codes
- * start at TOOL_OPT_NEXT) and their parsing.
+ * The superblock overrides thin_restore, thin_repair and thin_dump take:
+ * their long options (TOOL_OVERRIDE_OPTIONS in a getopt table; further
+ * option codes start at TOOL_OPT_NEXT) and their parsing.
  */
 enum { TOOL_OPT_TRANSACTION = 256, TOOL_OPT_DATA_BLOCK_SIZE,
        TOOL_OPT_NR_DATA_BLOCKS, TOOL_OPT_NEXT };

@@ -41,8 +41,9 @@
 # B-tree walking and space-map editing (node_val_off, btree_lookup,
 # btree_first_leaf, btree_parent_of, dev_root, sm_locate, sm_get, sm_set),
 # output assertions (has_line, lacks_line, fixture_attr,
-# expected_check_stdout), thin_check runners (check_ro, zero_block) and
-# snapshot stores (snap_alloc, seq_pairs).
+# expected_check_stdout), thin_check runners (check_ro, zero_block),
+# snapshot stores (snap_alloc, seq_pairs) and a file system without
+# O_DIRECT (ramfs_mount, ramfs_umount).
 
 : "${TS_BIN:=${BATS_TEST_DIRNAME:-.}/../../build/bin}"
 : "${DEB_BIN:=/usr/sbin}"
@@ -928,4 +929,35 @@ snap_alloc() {
 # for origin chunks FIRST_OLD.. allocated as the kernel does
 seq_pairs() {
 	seq "$1" $(($1 + $2 - 1)) | snap_alloc "$3"
+}
+
+# ---- a file system without O_DIRECT ----------------------------------------
+
+# ramfs_mount DIR: mount a ramfs on DIR (made if missing).  ramfs refuses
+# O_DIRECT when a file is opened (EINVAL), unlike tmpfs, so the tools'
+# buffered fallback runs there.  A test that calls it must call
+# ramfs_umount DIR from its teardown.  Skips the test when not root (only
+# root can mount; the skip says so); fails it, saying why, when root cannot
+# mount a ramfs or when this one takes O_DIRECT after all.
+ramfs_mount() {
+	local dir=$1 out
+	[ "$(id -u)" = 0 ] || skip "not root: cannot mount a ramfs to test I/O without O_DIRECT"
+	mkdir -p -- "$dir" || return 1
+	out=$(mount -t ramfs -o mode=0755 none "$dir" 2>&1) || {
+		_ts_err "ramfs_mount: 'mount -t ramfs none $dir' failed as root: $out"
+		return 1
+	}
+	if dd if=/dev/zero of="$dir/.probe" bs=4096 count=1 oflag=direct status=none 2>/dev/null; then
+		_ts_err "ramfs_mount: the ramfs on $dir accepts O_DIRECT: the buffered fallback would not be tested"
+		return 1
+	fi
+	rm -f -- "$dir/.probe"
+}
+
+# ramfs_umount DIR: unmount the ramfs on DIR if there is one (lazily if a
+# process still holds a file there); for teardown, so a failed test does
+# not leave the mount behind.
+ramfs_umount() {
+	mountpoint -q -- "$1" 2>/dev/null || return 0
+	umount -- "$1" 2>/dev/null || umount -l -- "$1"
 }

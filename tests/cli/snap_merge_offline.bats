@@ -8,74 +8,12 @@
 # explained, and an interruption at any write is finished by a rerun.
 
 load helpers
+load snap_merge
 
 bats_require_minimum_version 1.5.0
 
-SM=$TS_BIN/snap_merge_offline
-SR=$TS_BIN/snap_restore
-SD=$TS_BIN/snap_dump
-SC=$TS_BIN/snap_check
-: "${TS_BUILD:=$BATS_TEST_DIRNAME/../../build}"
-FILL=$TS_BUILD/tests/fill_pattern
-VIEW=$TS_BUILD/tests/snap_view
-
 setup() {
 	d=$BATS_TEST_TMPDIR
-}
-
-# store NAME CHUNK NR_CHUNKS SEED [VALID] < pairs: patterned file $d/NAME
-# holding a store with those exceptions (written by snap_restore)
-store() {
-	"$FILL" "$d/$1" $(($2 * 512 * $3)) "$4"
-	{
-		echo "<snapshot_store version=\"1\" valid=\"${5:-1}\" chunk_size=\"$2\" nr_chunks=\"$3\">"
-		awk '{ printf "  <exception old_chunk=\"%s\" new_chunk=\"%s\"/>\n", $1, $2 }'
-		echo "</snapshot_store>"
-	} >"$d/$1.xml"
-	"$SR" -i "$d/$1.xml" -o "$d/$1"
-}
-
-# emptied NAME CHUNK AREAS: the bytes the store NAME must have after the
-# merge: as before, with metadata areas 0..AREAS-1 zeroed
-emptied() {
-	local e=$(($2 * 512 / 16)) a
-	cp "$d/$1" "$d/$1.want"
-	for ((a = 0; a < $3; a++)); do
-		dd if=/dev/zero of="$d/$1.want" bs=$(($2 * 512)) seek=$((1 + a * (e + 1))) \
-			count=1 conv=notrunc status=none
-	done
-}
-
-# merge WANT ARGS...: snap_merge_offline ARGS ($output, $lines, $stderr),
-# expecting status WANT
-merge() {
-	local want=$1
-	shift
-	run "-$want" --separate-stderr timeout 60 "$SM" "$@"
-}
-
-# views: remember what the snapshots of $d/origin read ($d/cow and each
-# $d/s*), to compare after the merge
-views() {
-	local s
-	"$VIEW" "$d/origin" "$d/cow" "$d/cow.view"
-	for s in "$d"/s?; do
-		[ -e "$s" ] && "$VIEW" "$d/origin" "$s" "$s.view"
-	done
-	return 0
-}
-
-# views_kept: the origin now reads as the merged snapshot did, and every
-# other snapshot still reads as before
-views_kept() {
-	local s
-	same_file "$d/origin" "$d/cow.view"
-	for s in "$d"/s?; do
-		[ -e "$s" ] || continue
-		"$VIEW" "$d/origin" "$s" "$s.after"
-		same_file "$s.view" "$s.after"
-		"$SC" -q "$s"
-	done
 }
 
 @test "no exceptions: nothing to do, nothing written" {
@@ -241,34 +179,13 @@ $d/s1: would add 11 exceptions (90112 bytes) preserving the origin" ]
 }
 
 @test "interrupted at every write, a rerun gives the uninterrupted result" {
-	# chunk 1 sector: 32 exceptions an area, so many areas; commits every
-	# 8 KiB merged (THINSNAP_MERGE_BATCH, for tests), so many batches, some
-	# over two areas; the other store has 2-sector chunks (64 an area)
-	export THINSNAP_MERGE_BATCH=8192
-	make_all() {
-		rm -f "$d"/origin "$d"/cow "$d"/s1
-		"$FILL" "$d/origin" $((300 * 512)) 1
-		{ seq 10 49; seq 60 3 150; seq 200 260; } | snap_alloc 1 | store cow 1 600 2
-		seq 0 7 140 | snap_alloc 2 | store s1 2 600 3
-	}
-	make_all
-	views
-	merge 0 -q --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
-	views_kept
-	want=$(sha_of "$d/origin")$(sha_of "$d/cow")$(sha_of "$d/s1")
+	kill_reference
 	for ((n = 0; n < 1000; n++)); do
-		make_all
+		kill_inputs
 		rc=0
-		THINSNAP_FAIL_AFTER_WRITES=$n "$SM" -q --origin "$d/origin" --cow "$d/cow" \
-			--other "$d/s1" 2>/dev/null || rc=$?
-		[ "$rc" = 0 ] && break
-		[ "$rc" = 137 ]
-		# every store is valid after the kill
-		"$SC" -q "$d/cow"
-		"$SC" -q "$d/s1"
-		merge 0 -q --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
-		[ "$(sha_of "$d/origin")$(sha_of "$d/cow")$(sha_of "$d/s1")" = "$want" ] ||
-			{ echo "different result after a kill at write $n" >&2; return 1; }
+		kill_at "$n" "$d" "$want" || rc=$?
+		[ "$rc" != 1 ] || break # done before write n+1: every point was tried
+		[ "$rc" = 0 ]
 	done
 	# the writes of this scenario (87 with 4 MiB pieces): the hook works
 	((n > 80))
