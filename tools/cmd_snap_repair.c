@@ -132,9 +132,31 @@ static void refusal(const struct repair_args *a, const struct snap_repair *r,
 		tool_error(a->quiet, "%s: too small for a store of %u-sector chunks (fewer than two chunks)",
 			   a->input, r->chunk_size);
 		break;
+	case SNAP_REPAIR_IN_PLACE_UNSAFE:
+		tool_error(a->quiet, "%s: not repaired in place: the store has several exceptions for some origin chunks, and were the repair interrupted, the kernel could then read other ones than it does now; repair it to another device with -o",
+			   a->input);
+		break;
 	case SNAP_REPAIR_OK:
 		break;
 	}
+}
+
+static void print_same_origin(const struct snap_repair *r, const struct snap_dropped *d)
+{
+	uint64_t area, entry, karea, kentry;
+	snap_repair_where(r, d->other, &area, &entry);
+	snap_repair_where(r, d->kernel, &karea, &kentry);
+	if (d->kernel == d->other)
+		printf("the kernel reads origin chunk %llu from area %llu, entry %llu, which is %s (%s)\n",
+		       (unsigned long long)d->e.old_chunk, (unsigned long long)area,
+		       (unsigned long long)entry, d->other_dropped ? "dropped too" : "kept",
+		       d->other < d->index ? "the earlier entry wins"
+					   : "a later entry wins when it joins a run the kernel placed first");
+	else
+		printf("the kernel reads origin chunk %llu from area %llu, entry %llu, whose COW chunk is unusable; area %llu, entry %llu is chosen instead%s\n",
+		       (unsigned long long)d->e.old_chunk, (unsigned long long)karea,
+		       (unsigned long long)kentry, (unsigned long long)area,
+		       (unsigned long long)entry, d->other_dropped ? ", and dropped too" : "");
 }
 
 static void print_reason(const struct snap_repair *r, const struct snap_dropped *d)
@@ -150,13 +172,12 @@ static void print_reason(const struct snap_repair *r, const struct snap_dropped 
 		       (unsigned long long)r->nr_chunks);
 		break;
 	case SNAP_DROP_SHARED_COW:
-	case SNAP_DROP_SAME_ORIGIN:
 		snap_repair_where(r, d->other, &area, &entry);
-		printf("%s area %llu, entry %llu, which is kept (the earlier entry wins%s)\n",
-		       d->why == SNAP_DROP_SHARED_COW ? "the COW chunk is also used by"
-						      : "the origin chunk already has an exception at",
-		       (unsigned long long)area, (unsigned long long)entry,
-		       d->why == SNAP_DROP_SAME_ORIGIN ? ", as in the kernel" : "");
+		printf("the COW chunk is also used by area %llu, entry %llu, which is kept (the earlier entry wins)\n",
+		       (unsigned long long)area, (unsigned long long)entry);
+		break;
+	case SNAP_DROP_SAME_ORIGIN:
+		print_same_origin(r, d);
 		break;
 	case SNAP_DROP_NO_ROOM:
 		printf("no room on the device for the metadata area after a full one\n");
@@ -222,6 +243,12 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 	int err = snap_repair_read(&r, in, &a->o, &st), status;
 	if (err == -ERANGE) {
 		tool_error(a->quiet, "%s: too small for a snapshot store header", a->input);
+		return EXIT_FAILURE_RUNTIME;
+	}
+	if (err == -E2BIG) {
+		tool_error(a->quiet, "%s: so many exceptions repeat the same origin chunks that which of them the kernel reads cannot be worked out in reasonable time",
+			   a->input);
+		snap_repair_release(&r);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	if (err) {

@@ -101,7 +101,7 @@ kept 3 exceptions, dropped 3" ]
 	printf '0 2\n1 3\n7 4\n8 6\n' | kept c 16 64
 	repair_to c 16
 	[ "$output" = "dropped area 0, entry 2, old_chunk 2, new_chunk 2: the COW chunk is also used by area 0, entry 0, which is kept (the earlier entry wins)
-dropped area 0, entry 4, old_chunk 7, new_chunk 5: the origin chunk already has an exception at area 0, entry 3, which is kept (the earlier entry wins, as in the kernel)
+dropped area 0, entry 4, old_chunk 7, new_chunk 5: the kernel reads origin chunk 7 from area 0, entry 3, which is kept (the earlier entry wins)
 kept 4 exceptions, dropped 2" ]
 }
 
