@@ -96,11 +96,14 @@ uint64_t snap_repair_bytes(const struct snap_repair *r);
 
 /*
  * Write the repaired store to out.  out != in: clear out's header, copy
- * the kept data chunks, then write areas and header (snap_image_write).
+ * the kept data chunks (chunk_copy.h: several threads, neighbours
+ * coalesced; through in_data/out_data, O_DIRECT descriptors of the same
+ * devices, where given), then write areas and header (snap_image_write).
  * out == in: rewrite only the areas that differ, in order, each synced,
  * then the header if it was damaged.  -ENOSPC if out is too small.
  */
 int snap_repair_write(const struct snap_repair *r, struct bdev *in,
-		      struct bdev *out);
+		      struct bdev *out, struct bdev *in_data,
+		      struct bdev *out_data);
 
 #endif

@@ -8,13 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_copy.h"
 #include "endian_le.h"
 #include "snap_kernel_view.h"
 #include "snap_writer.h"
 #include "snap_xml.h"
 #include "u64_set.h"
+#include "u64_util.h"
 
 #define PIECE		  (64u * 1024u)
+#define COPY_THREADS	  8u
+#define COPY_MAX_IO	  (4u << 20)
 #define MAX_CHUNK_SECTORS (1u << 21)
 
 /* ---- reading ---------------------------------------------------------- */
@@ -423,20 +427,30 @@ uint64_t snap_repair_bytes(const struct snap_repair *r)
 	return end * r->chunk_bytes;
 }
 
-static int copy_data(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+/*
+ * Copy the kept data chunks with the parallel copier, in COW chunk order
+ * so that neighbours coalesce into large I/Os.
+ */
+static int copy_data(const struct snap_repair *r, struct copy_end *src,
+		     struct copy_end *dst)
 {
-	size_t piece = r->chunk_bytes < (1u << 20) ? r->chunk_bytes : (1u << 20);
-	uint8_t *buf = malloc(piece);
-	int err = buf ? 0 : -ENOMEM;
-	for (uint64_t i = 0; i < r->nr_kept && !err; i++) {
-		uint64_t base = r->kept[i].new_chunk * r->chunk_bytes;
-		for (uint64_t done = 0; done < r->chunk_bytes && !err; done += piece) {
-			err = bdev_pread(in, base + done, piece, buf);
-			if (!err)
-				err = bdev_pwrite(out, base + done, piece, buf);
-		}
+	struct copier c;
+	uint64_t *chunks = malloc((r->nr_kept + 1) * sizeof(*chunks));
+	int err = chunks ? copier_init(&c, COPY_THREADS, COPY_MAX_IO, false) : -ENOMEM;
+	if (err) {
+		free(chunks);
+		return err;
 	}
-	free(buf);
+	for (uint64_t i = 0; i < r->nr_kept; i++)
+		chunks[i] = r->kept[i].new_chunk;
+	qsort(chunks, r->nr_kept, sizeof(*chunks), u64_cmp);
+	for (uint64_t i = 0; i < r->nr_kept && !err; i++)
+		err = copier_add(&c, src, chunks[i] * r->chunk_bytes, dst,
+				 chunks[i] * r->chunk_bytes, r->chunk_bytes);
+	if (!err)
+		err = copier_run(&c);
+	copier_release(&c);
+	free(chunks);
 	return err;
 }
 
@@ -467,8 +481,11 @@ static int to_image(const struct snap_repair *r, const struct bdev *out,
 	return 0;
 }
 
-static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev *out,
+		      struct bdev *in_data, struct bdev *out_data)
 {
+	struct copy_end src = { in_data ? in_data : in, in, false };
+	struct copy_end dst = { out_data ? out_data : out, out, false };
 	struct snap_image img;
 	uint8_t *zero = calloc(1, r->chunk_bytes);
 	int err = zero ? 0 : -ENOMEM;
@@ -479,7 +496,7 @@ static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev 
 	if (!err)
 		err = bdev_sync(out);
 	if (!err)
-		err = copy_data(r, in, out);
+		err = copy_data(r, &src, &dst);
 	if (!err)
 		err = bdev_sync(out);
 	if (err || (err = to_image(r, out, &img)))
@@ -527,9 +544,10 @@ static int write_in_place(const struct snap_repair *r, struct bdev *dev)
 }
 
 int snap_repair_write(const struct snap_repair *r, struct bdev *in,
-		      struct bdev *out)
+		      struct bdev *out, struct bdev *in_data, struct bdev *out_data)
 {
 	if (out->size < snap_repair_bytes(r))
 		return -ENOSPC;
-	return in == out ? write_in_place(r, out) : write_copy(r, in, out);
+	return in == out ? write_in_place(r, out)
+			 : write_copy(r, in, out, in_data, out_data);
 }

@@ -222,11 +222,21 @@ static bool same_file(const struct bdev *x, const struct bdev *y)
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/* -o: O_DIRECT descriptors for the data copy, where the devices take them. */
 static int write_out(const struct repair_args *a, const struct snap_repair *r,
 		     struct bdev *in, struct bdev *out)
 {
 	const char *name = a->in_place ? a->input : a->output;
-	int err = snap_repair_write(r, in, out);
+	struct bdev in_data, out_data;
+	bool have_in = !a->in_place && !bdev_open(&in_data, a->input, BDEV_DIRECT);
+	bool have_out = !a->in_place &&
+			!bdev_open(&out_data, a->output, BDEV_WRITE | BDEV_DIRECT);
+	int err = snap_repair_write(r, in, out, have_in ? &in_data : NULL,
+				    have_out ? &out_data : NULL);
+	if (have_in)
+		bdev_close(&in_data);
+	if (have_out)
+		bdev_close(&out_data);
 	if (err == -ENOSPC)
 		tool_error(a->quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
 			   name, (unsigned long long)out->size,
