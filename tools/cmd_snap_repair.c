@@ -268,6 +268,7 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 	}
 	if (st != SNAP_REPAIR_OK) {
 		refusal(a, &r, st);
+		snap_repair_release(&r);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	status = write_out(a, &r, in, out);
