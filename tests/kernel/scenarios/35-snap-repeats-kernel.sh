@@ -16,6 +16,10 @@
 # what the hand-written kernel rule predicts; snap_repair keeps exactly the
 # exceptions the kernel reads (its store predicts the same reads); and the
 # kernel reading the repaired store returns the same data for every chunk.
+# Also recorded: the kernel's own merge of the "joins" store leaves the
+# earliest repeat in the origin (not what the snapshot read), and our
+# snap_merge_offline gives the same origin and emptied store; merging our
+# repaired store instead gives the origin what the snapshot read.
 
 MK_COW=${TS_BIN%/bin}/tests/mk_cow
 CHUNK=8            # sectors: one 4 KiB pattern block per chunk
@@ -82,6 +86,12 @@ for s in earlier joins bucket; do
 	vm_disk "c-$s" "$s.cow"
 	vm_disk "r-$s" "$s.rep"
 done
+# The kernel merges a copy of the "joins" store into a copy of the origin;
+# our snap_merge_offline merges other copies on the host.
+cp origin mrg.origin && cp joins.cow mrg.cow
+cp origin ours.origin && cp joins.cow ours.cow
+vm_disk o-mrg mrg.origin
+vm_disk c-mrg mrg.cow
 
 cat >job.sh <<'JOB'
 set -x
@@ -91,6 +101,11 @@ for s in earlier joins bucket; do
 	snap_create "$s-rep" dup o-dup "r-$s" 8 || exit 1
 done
 record dup dup earlier earlier-rep joins joins-rep bucket bucket-rep
+origin_create mrg o-mrg || exit 1
+snap_create mrg-s mrg o-mrg c-mrg 8 || exit 1
+merge_start mrg o-mrg mrg-s c-mrg 8 || exit 1
+merge_wait mrg || exit 1
+record mrg mrg
 teardown
 JOB
 
@@ -143,3 +158,27 @@ check "bucket: the report says the earlier entry wins across the boundary" \
 # The reads are not vacuous: the chunks read COW data, not the origin.
 expect_runs "joins snapshot" guest/dup/joins.scan "5 6 pat 50 10 1" "104 106 pat 50 50 1"
 expect_runs "bucket snapshot" guest/dup/bucket.scan "256 256 pat 50 21 1" "255 255 pat 50 10 1"
+
+# The kernel's merge of the "joins" store copies the exceptions from the
+# last to the first, so the earliest repeat lands last: origin chunks 6 and
+# 106 end up with COW chunks 20 and 70, not the 11 and 52 the snapshot read.
+expect_runs "the origin merged by the kernel" guest/mrg/mrg.scan \
+	"5 5 pat 50 10 1" "6 6 pat 50 20 1" "104 105 pat 50 50 1" "106 106 pat 50 70 1"
+if out=$("$TS_BIN/snap_merge_offline" --no-other-snapshots --origin ours.origin \
+	--cow ours.cow 2>&1); then
+	pass "snap_merge_offline merges the joins store: $(echo "$out" | tail -1)"
+	same_image "our merged origin = the kernel's merged origin" mrg.origin ours.origin
+	same_image "our emptied store = the kernel's emptied store" mrg.cow ours.cow
+else
+	fail "snap_merge_offline on the joins store: $out"
+fi
+# Repaired first, the store merges into what the snapshot read.
+cp origin rep.origin && cp joins.rep rep.cow
+if out=$("$TS_BIN/snap_merge_offline" --no-other-snapshots --origin rep.origin \
+	--cow rep.cow 2>&1); then
+	"$PATTERN" scan rep.origin >rep.origin.scan
+	check "merging our repaired joins store gives the origin what the snapshot read" \
+		"$PATTERN" compare guest/dup/joins.scan rep.origin.scan "origin merged after snap_repair"
+else
+	fail "snap_merge_offline on the repaired joins store: $out"
+fi
