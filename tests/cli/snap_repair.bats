@@ -375,6 +375,18 @@ area_pairs() {
 	done
 }
 
+@test "8000 exceptions for one origin chunk: refused rather than replayed for ever; snap_check names no reader" {
+	awk 'BEGIN { for (k = 0; k < 8000; k++) print 5, 1000 + 2 * k }' | "$MK_COW" "$d/many" 1 8300
+	truncate -s $((8300 * 512)) "$d/many.out"
+	run_prog "$SR" 64 -o "$d/many.out" -i "$d/many"
+	[ -z "$output" ]
+	[ "$stderr" = "$d/many: so many exceptions repeat the same origin chunks that which of them the kernel reads cannot be worked out in reasonable time" ]
+	[ "$(sha_of "$d/many.out")" = "$(head -c $((8300 * 512)) /dev/zero | sha256sum | cut -d' ' -f1)" ]
+	run_prog "$SC" 64 "$d/many"
+	grep -qx "area 0, entry 1: origin chunk 5 already has an exception (area 0, entry 0)" <<<"$stderr"
+	refute grep -q "the kernel reads" <<<"$stderr"
+}
+
 @test "usage, -q, same file, missing files, too small an output" {
 	printf '0 2\n' | cow u 16 64
 	run_prog "$SR" 2 -i "$d/u"
