@@ -4,8 +4,10 @@
  * for an origin chunk with several.  The earlier one normally; a later
  * one that continues the run of an entry placed before it; runs never
  * join across a 256-chunk group; precede-joins ("insert before") take
- * part; identical repeats name the earliest; a pathological store is
- * refused with -E2BIG instead of hanging.
+ * part; identical repeats name the earliest; random stores agree with a
+ * reference built like the kernel's hash table (buckets shared by
+ * groups 0 and 64); a pathological store is refused with -E2BIG instead
+ * of hanging.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -107,6 +109,101 @@ static void test_identical_and_plain(void **state)
 	assert_int_equal(snap_kernel_view(NULL, 0, none), 0);
 }
 
+/*
+ * A reference written as the kernel's table is: 64 buckets chosen by
+ * (old_chunk >> 8) & 63 (the smallest table the kernel makes), so groups
+ * 0 and 64 share a bucket; one list per bucket, joined and searched in
+ * list order.
+ */
+#define REF_BUCKETS 64
+#define REF_MAX	    400
+
+struct ref_node {
+	uint64_t start, new_start, count;
+	int next;
+};
+
+struct ref_table {
+	struct ref_node n[REF_MAX];
+	int head[REF_BUCKETS], nr;
+};
+
+static void ref_insert(struct ref_table *t, uint64_t o, uint64_t c)
+{
+	int *link = &t->head[(o >> 8) & (REF_BUCKETS - 1)];
+	while (*link >= 0) {
+		struct ref_node *e = &t->n[*link];
+		if (o == e->start + e->count + 1 && c == e->new_start + e->count + 1) {
+			e->count++;
+			return;
+		}
+		if (o + 1 == e->start && c + 1 == e->new_start) {
+			e->count++;
+			e->start--;
+			e->new_start--;
+			return;
+		}
+		if (o < e->start)
+			break;
+		link = &e->next;
+	}
+	t->n[t->nr] = (struct ref_node){ o, c, 0, *link };
+	*link = t->nr++;
+}
+
+static uint64_t ref_lookup(const struct ref_table *t, uint64_t o)
+{
+	for (int i = t->head[(o >> 8) & (REF_BUCKETS - 1)]; i >= 0; i = t->n[i].next)
+		if (o >= t->n[i].start && o - t->n[i].start <= t->n[i].count)
+			return t->n[i].new_start + (o - t->n[i].start);
+	return 0;
+}
+
+/* Random stores full of repeats and runs, near group edges and with
+ * groups 0 and 64 in one bucket: the model agrees with the reference. */
+static void test_against_kernel_table(void **state)
+{
+	(void)state;
+	static const uint64_t bases[] = { 0, 250, 16384, 16630, 500 };
+	static struct ref_table t;
+	struct snap_exception ex[REF_MAX];
+	uint64_t reads[REF_MAX], later = 0;
+	srandom(7);
+	for (int trial = 0; trial < 2000; trial++) {
+		int n = 1 + (int)(random() % REF_MAX);
+		for (int k = 0; k < n; k++) {
+			if (k && random() % 2) { /* continue or precede an earlier one */
+				const struct snap_exception *p = &ex[random() % k];
+				int64_t d = random() % 2 ? 1 : -1;
+				ex[k] = (struct snap_exception){ p->old_chunk + (uint64_t)d,
+								 p->new_chunk + (uint64_t)d };
+			} else {
+				ex[k] = (struct snap_exception){
+					bases[random() % 5] + (uint64_t)(random() % 12),
+					2 + (uint64_t)(random() % 60) };
+			}
+		}
+		t.nr = 0;
+		for (int b = 0; b < REF_BUCKETS; b++)
+			t.head[b] = -1;
+		for (int k = 0; k < n; k++)
+			ref_insert(&t, ex[k].old_chunk, ex[k].new_chunk);
+		assert_int_equal(snap_kernel_view(ex, (uint64_t)n, reads), 0);
+		for (int k = 0; k < n; k++) {
+			uint64_t r = reads[k], want = ref_lookup(&t, ex[k].old_chunk);
+			assert_true(r < (uint64_t)n);
+			assert_int_equal(ex[r].old_chunk, ex[k].old_chunk);
+			assert_int_equal(ex[r].new_chunk, want);
+			for (uint64_t j = 0; j < r; j++) /* the earliest such */
+				assert_false(ex[j].old_chunk == ex[r].old_chunk &&
+					     ex[j].new_chunk == want);
+			later += ex[k].old_chunk == ex[r].old_chunk && r > (uint64_t)k;
+		}
+	}
+	print_message("a later repeat read %llu times\n", (unsigned long long)later);
+	assert_true(later > 1000); /* the interesting case is well covered */
+}
+
 /* 8000 exceptions for one origin chunk: too many to replay. */
 static void test_too_many_repeats(void **state)
 {
@@ -136,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_group_boundary),
 		cmocka_unit_test(test_insert_before),
 		cmocka_unit_test(test_identical_and_plain),
+		cmocka_unit_test(test_against_kernel_table),
 		cmocka_unit_test(test_too_many_repeats),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
