@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunk_copy.h"
 #include "endian_le.h"
+#include "snap_kernel_view.h"
 #include "snap_writer.h"
 #include "snap_xml.h"
 #include "u64_set.h"
+#include "u64_util.h"
 
 #define PIECE		  (64u * 1024u)
+#define COPY_THREADS	  8u
+#define COPY_MAX_IO	  (4u << 20)
 #define MAX_CHUNK_SECTORS (1u << 21)
 
 /* ---- reading ---------------------------------------------------------- */
@@ -133,7 +138,7 @@ static bool is_area(const struct snap_repair *r, uint64_t chunk)
 }
 
 static int drop(struct snap_repair *r, uint64_t k, const struct snap_exception *e,
-		enum snap_drop_reason why, uint64_t *cap)
+		enum snap_drop_reason why, uint64_t other, uint64_t kernel, uint64_t *cap)
 {
 	if (r->nr_dropped == *cap) {
 		uint64_t n = *cap ? *cap * 2 : 64;
@@ -143,13 +148,17 @@ static int drop(struct snap_repair *r, uint64_t k, const struct snap_exception *
 		r->dropped = v;
 		*cap = n;
 	}
-	r->dropped[r->nr_dropped++] = (struct snap_dropped){ k, *e, why, 0 };
+	r->dropped[r->nr_dropped++] = (struct snap_dropped){ k, *e, why, other, kernel, false };
 	return 0;
 }
 
-/* Why e cannot be kept next to those kept so far; -1 if it can. */
+/*
+ * Why exception k cannot be kept next to those kept so far; -1 if it
+ * can.  Of several exceptions for one origin chunk only the one chosen
+ * for it (keep[k] == k: normally the one the kernel reads) may stay.
+ */
 static int verdict(const struct snap_repair *r, const struct snap_exception *e,
-		   const struct u64_set *olds, const struct u64_set *news)
+		   uint64_t k, const uint64_t *keep, const struct u64_set *news)
 {
 	if (is_area(r, e->new_chunk))
 		return SNAP_DROP_AREA;
@@ -157,7 +166,7 @@ static int verdict(const struct snap_repair *r, const struct snap_exception *e,
 		return SNAP_DROP_BEYOND;
 	if (u64_set_has(news, e->new_chunk))
 		return SNAP_DROP_SHARED_COW;
-	if (u64_set_has(olds, e->old_chunk))
+	if (keep[k] != k)
 		return SNAP_DROP_SAME_ORIGIN;
 	return -1;
 }
@@ -167,36 +176,28 @@ static int verdict(const struct snap_repair *r, const struct snap_exception *e,
  * before it.  The terminator needs an area on the output, so at most
  * (areas that fit there) * E - 1 exceptions can stay.
  */
-static int judge(struct snap_repair *r, const struct list *l, uint64_t out_chunks,
-		 uint64_t *kept_at, uint64_t *cap)
+static int judge(struct snap_repair *r, const struct list *l, const uint64_t *keep,
+		 const uint64_t *kernel, uint64_t out_chunks, uint64_t *kept_at,
+		 uint64_t *cap)
 {
 	uint64_t areas = (out_chunks - 1 + r->per_area) / (r->per_area + 1);
 	uint64_t limit = areas * r->per_area - 1;
-	struct u64_set olds, news;
-	int err = u64_set_init(&olds, l->n);
-	if (err)
-		return err;
-	if ((err = u64_set_init(&news, l->n))) {
-		u64_set_release(&olds);
-		return err;
-	}
+	struct u64_set news;
+	int err = u64_set_init(&news, l->n);
 	for (uint64_t k = 0; k < l->n && !err; k++) {
 		const struct snap_exception *e = &l->v[k];
-		int why = verdict(r, e, &olds, &news);
+		int why = verdict(r, e, k, keep, &news);
 		if (why < 0 && r->nr_kept == limit)
 			why = SNAP_DROP_NO_ROOM;
 		if (why >= 0) {
-			err = drop(r, k, e, (enum snap_drop_reason)why, cap);
+			err = drop(r, k, e, (enum snap_drop_reason)why, keep[k], kernel[k], cap);
 			continue;
 		}
-		err = u64_set_add(&olds, e->old_chunk);
-		if (err >= 0)
-			err = u64_set_add(&news, e->new_chunk);
+		err = u64_set_add(&news, e->new_chunk);
 		err = err < 0 ? err : 0;
 		kept_at[r->nr_kept] = k;
 		r->kept[r->nr_kept++] = *e;
 	}
-	u64_set_release(&olds);
 	u64_set_release(&news);
 	return err;
 }
@@ -211,22 +212,20 @@ static int cmp_keyed(const void *a, const void *b)
 	return (x->key > y->key) - (x->key < y->key);
 }
 
-/* Name the kept exception each collision was with. */
-static int name_others(struct snap_repair *r, const uint64_t *kept_at, bool new_side)
+/* Name the kept exception each shared COW chunk was kept for. */
+static int name_cow_owners(struct snap_repair *r, const uint64_t *kept_at)
 {
-	enum snap_drop_reason why = new_side ? SNAP_DROP_SHARED_COW : SNAP_DROP_SAME_ORIGIN;
 	struct keyed *v = malloc((r->nr_kept + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < r->nr_kept; i++)
-		v[i] = (struct keyed){ new_side ? r->kept[i].new_chunk : r->kept[i].old_chunk,
-				       kept_at[i] };
+		v[i] = (struct keyed){ r->kept[i].new_chunk, kept_at[i] };
 	qsort(v, r->nr_kept, sizeof(*v), cmp_keyed);
 	for (uint64_t i = 0; i < r->nr_dropped; i++) {
 		struct snap_dropped *d = &r->dropped[i];
-		if (d->why != why)
+		if (d->why != SNAP_DROP_SHARED_COW)
 			continue;
-		struct keyed key = { new_side ? d->e.new_chunk : d->e.old_chunk, 0 };
+		struct keyed key = { d->e.new_chunk, 0 };
 		const struct keyed *hit = bsearch(&key, v, r->nr_kept, sizeof(*v), cmp_keyed);
 		d->other = hit ? hit->index : 0;
 	}
@@ -234,19 +233,139 @@ static int name_others(struct snap_repair *r, const uint64_t *kept_at, bool new_
 	return 0;
 }
 
+static int cmp_dropped_index(const void *a, const void *b)
+{
+	const uint64_t *x = a;
+	const struct snap_dropped *y = b;
+	return (*x > y->index) - (*x < y->index);
+}
+
+/* Whether the exception the kernel reads instead was dropped as well. */
+static void note_dropped_readers(struct snap_repair *r)
+{
+	for (uint64_t i = 0; i < r->nr_dropped; i++) {
+		struct snap_dropped *d = &r->dropped[i];
+		if (d->why == SNAP_DROP_SAME_ORIGIN)
+			d->other_dropped = bsearch(&d->other, r->dropped, r->nr_dropped,
+						   sizeof(*r->dropped), cmp_dropped_index) != NULL;
+	}
+}
+
+static bool cow_usable(const struct snap_repair *r, uint64_t chunk)
+{
+	return !is_area(r, chunk) && chunk < r->nr_chunks;
+}
+
+/*
+ * For each exception k: kernel[k], the exception the kernel reads for its
+ * origin chunk, and keep[k], the one to keep for it: the kernel's, unless
+ * that one's COW chunk is unusable (a metadata area, past the end); then
+ * the one the kernel would read were the unusable ones gone.
+ */
+static int choose(const struct snap_repair *r, const struct list *l, uint64_t *keep,
+		  uint64_t *kernel)
+{
+	struct snap_exception *good = calloc(l->n + 1, sizeof(*good));
+	uint64_t *at = malloc((l->n + 1) * sizeof(*at));
+	uint64_t *view = malloc((l->n + 1) * sizeof(*view)), n = 0;
+	int err = -ENOMEM;
+	if (good && at && view) {
+		for (uint64_t k = 0; k < l->n; k++) {
+			if (!cow_usable(r, l->v[k].new_chunk))
+				continue;
+			at[n] = k;
+			good[n++] = l->v[k];
+		}
+		err = snap_kernel_view(l->v, l->n, kernel);
+	}
+	if (!err)
+		err = snap_kernel_view(good, n, view);
+	for (uint64_t k = 0; k < l->n && !err; k++)
+		keep[k] = kernel[k];
+	for (uint64_t i = 0; i < n && !err; i++)
+		if (!cow_usable(r, l->v[kernel[at[i]]].new_chunk))
+			keep[at[i]] = at[view[i]];
+	free(good);
+	free(at);
+	free(view);
+	return err;
+}
+
 static int decide(struct snap_repair *r, const struct list *l, uint64_t out_chunks)
 {
 	uint64_t cap = 0;
 	uint64_t *kept_at = malloc((l->n + 1) * sizeof(*kept_at));
+	uint64_t *keep = malloc((l->n + 1) * sizeof(*keep));
+	uint64_t *kernel = malloc((l->n + 1) * sizeof(*kernel));
 	r->kept = malloc((l->n + 1) * sizeof(*r->kept));
-	int err = kept_at && r->kept ? 0 : -ENOMEM;
+	int err = kept_at && keep && kernel && r->kept ? 0 : -ENOMEM;
 	if (!err)
-		err = judge(r, l, out_chunks, kept_at, &cap);
+		err = choose(r, l, keep, kernel);
 	if (!err)
-		err = name_others(r, kept_at, true);
+		err = judge(r, l, keep, kernel, out_chunks, kept_at, &cap);
 	if (!err)
-		err = name_others(r, kept_at, false);
+		err = name_cow_owners(r, kept_at);
+	if (!err)
+		note_dropped_readers(r);
 	free(kept_at);
+	free(keep);
+	free(kernel);
+	return err;
+}
+
+/* ---- in place: every interrupted state must repair the same way ------ */
+
+/* Lists longer than this times the areas rewritten are not replayed. */
+#define REPLAY_BUDGET (1ull << 26)
+
+static bool drops_repeats(const struct snap_repair *r)
+{
+	for (uint64_t i = 0; i < r->nr_dropped; i++)
+		if (r->dropped[i].why == SNAP_DROP_SAME_ORIGIN)
+			return true;
+	return false;
+}
+
+static bool same_kept(const struct snap_repair *x, const struct snap_repair *y)
+{
+	return x->nr_kept == y->nr_kept &&
+	       !memcmp(x->kept, y->kept, x->nr_kept * sizeof(*x->kept));
+}
+
+/*
+ * In place the areas are written one by one, so the device may be left
+ * holding the first a+1 new areas followed by the old list from there
+ * on.  A rerun must repair any such list to the same exceptions, and so
+ * it does unless the kernel's choice among repeated origin chunks rested
+ * on entries the new areas no longer hold (a later entry that won by
+ * joining a run).  Replay each such list; where one repairs differently
+ * (or the replay would take too long), in place is refused.
+ */
+static int check_interruptions(struct snap_repair *r, const struct list *l,
+			       uint64_t out_chunks)
+{
+	uint64_t last = r->nr_kept / r->per_area;
+	if (!drops_repeats(r) || !last)
+		return 0;
+	if (last > REPLAY_BUDGET / l->n) {
+		r->in_place_unsafe = true;
+		return 0;
+	}
+	struct list mid = { malloc(l->n * sizeof(*mid.v)), l->n, l->n };
+	int err = mid.v ? 0 : -ENOMEM;
+	for (uint64_t a = 0; a < last && !err && !r->in_place_unsafe; a++) {
+		uint64_t head = (a + 1) * r->per_area;
+		struct snap_repair t = { .chunk_size = r->chunk_size,
+					 .chunk_bytes = r->chunk_bytes,
+					 .per_area = r->per_area,
+					 .nr_chunks = r->nr_chunks };
+		memcpy(mid.v, r->kept, head * sizeof(*mid.v));
+		memcpy(mid.v + head, l->v + head, (l->n - head) * sizeof(*mid.v));
+		err = decide(&t, &mid, out_chunks);
+		r->in_place_unsafe = !err && !same_kept(&t, r);
+		snap_repair_release(&t);
+	}
+	free(mid.v);
 	return err;
 }
 
@@ -277,8 +396,14 @@ int snap_repair_read(struct snap_repair *r, struct bdev *dev,
 	err = read_list(r, dev, &l);
 	r->nr_read = l.n;
 	uint64_t out_chunks = o->out_bytes ? o->out_bytes / r->chunk_bytes : r->nr_chunks;
+	if (out_chunks < 2)
+		out_chunks = 2;
 	if (!err)
-		err = decide(r, &l, out_chunks < 2 ? 2 : out_chunks);
+		err = decide(r, &l, out_chunks);
+	if (!err && !o->out_bytes)
+		err = check_interruptions(r, &l, out_chunks);
+	if (!err && r->in_place_unsafe)
+		*st = SNAP_REPAIR_IN_PLACE_UNSAFE;
 	free(l.v);
 	return err;
 }
@@ -302,20 +427,30 @@ uint64_t snap_repair_bytes(const struct snap_repair *r)
 	return end * r->chunk_bytes;
 }
 
-static int copy_data(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+/*
+ * Copy the kept data chunks with the parallel copier, in COW chunk order
+ * so that neighbours coalesce into large I/Os.
+ */
+static int copy_data(const struct snap_repair *r, struct copy_end *src,
+		     struct copy_end *dst)
 {
-	size_t piece = r->chunk_bytes < (1u << 20) ? r->chunk_bytes : (1u << 20);
-	uint8_t *buf = malloc(piece);
-	int err = buf ? 0 : -ENOMEM;
-	for (uint64_t i = 0; i < r->nr_kept && !err; i++) {
-		uint64_t base = r->kept[i].new_chunk * r->chunk_bytes;
-		for (uint64_t done = 0; done < r->chunk_bytes && !err; done += piece) {
-			err = bdev_pread(in, base + done, piece, buf);
-			if (!err)
-				err = bdev_pwrite(out, base + done, piece, buf);
-		}
+	struct copier c;
+	uint64_t *chunks = malloc((r->nr_kept + 1) * sizeof(*chunks));
+	int err = chunks ? copier_init(&c, COPY_THREADS, COPY_MAX_IO, false) : -ENOMEM;
+	if (err) {
+		free(chunks);
+		return err;
 	}
-	free(buf);
+	for (uint64_t i = 0; i < r->nr_kept; i++)
+		chunks[i] = r->kept[i].new_chunk;
+	qsort(chunks, r->nr_kept, sizeof(*chunks), u64_cmp);
+	for (uint64_t i = 0; i < r->nr_kept && !err; i++)
+		err = copier_add(&c, src, chunks[i] * r->chunk_bytes, dst,
+				 chunks[i] * r->chunk_bytes, r->chunk_bytes);
+	if (!err)
+		err = copier_run(&c);
+	copier_release(&c);
+	free(chunks);
 	return err;
 }
 
@@ -346,8 +481,11 @@ static int to_image(const struct snap_repair *r, const struct bdev *out,
 	return 0;
 }
 
-static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev *out)
+static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev *out,
+		      struct bdev *in_data, struct bdev *out_data)
 {
+	struct copy_end src = { in_data ? in_data : in, in, false };
+	struct copy_end dst = { out_data ? out_data : out, out, false };
 	struct snap_image img;
 	uint8_t *zero = calloc(1, r->chunk_bytes);
 	int err = zero ? 0 : -ENOMEM;
@@ -358,7 +496,7 @@ static int write_copy(const struct snap_repair *r, struct bdev *in, struct bdev 
 	if (!err)
 		err = bdev_sync(out);
 	if (!err)
-		err = copy_data(r, in, out);
+		err = copy_data(r, &src, &dst);
 	if (!err)
 		err = bdev_sync(out);
 	if (err || (err = to_image(r, out, &img)))
@@ -406,9 +544,10 @@ static int write_in_place(const struct snap_repair *r, struct bdev *dev)
 }
 
 int snap_repair_write(const struct snap_repair *r, struct bdev *in,
-		      struct bdev *out)
+		      struct bdev *out, struct bdev *in_data, struct bdev *out_data)
 {
 	if (out->size < snap_repair_bytes(r))
 		return -ENOSPC;
-	return in == out ? write_in_place(r, out) : write_copy(r, in, out);
+	return in == out ? write_in_place(r, out)
+			 : write_copy(r, in, out, in_data, out_data);
 }

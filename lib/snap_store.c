@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "endian_le.h"
+#include "snap_kernel_view.h"
 
 #define PIECE	      (64u * 1024u) /* areas are read this much at a time */
 #define DETAIL_LIMIT  10u
@@ -180,9 +181,13 @@ static struct where where_of(const struct snap_store *s, uint64_t k)
 	return (struct where){ k / s->per_area, k % s->per_area };
 }
 
-/* Report every exception whose field repeats an earlier one's. */
+/*
+ * Report every exception whose field repeats an earlier one's; for origin
+ * chunks, name the one the kernel reads (reads[], if it could be told).
+ */
 static int find_duplicates(const struct snap_store *s, bool new_side,
-			   enum report_level level, struct reporter *rep)
+			   enum report_level level, const uint64_t *reads,
+			   struct reporter *rep)
 {
 	struct keyed *v = malloc((s->nr_ex + 1) * sizeof(*v));
 	uint64_t dups = 0;
@@ -208,9 +213,15 @@ static int find_duplicates(const struct snap_store *s, bool new_side,
 			       "area %llu, entry %llu: COW chunk %llu is also used by area %llu, entry %llu",
 			       w.area, w.entry, (unsigned long long)v[i].key, f.area,
 			       f.entry);
-		else
+		else if (reads) {
+			struct where k = where_of(s, reads[v[i].index]);
 			report(rep, level,
-			       "area %llu, entry %llu: origin chunk %llu already has an exception (area %llu, entry %llu); the kernel uses the earlier one",
+			       "area %llu, entry %llu: origin chunk %llu already has an exception (area %llu, entry %llu); the kernel reads area %llu, entry %llu",
+			       w.area, w.entry, (unsigned long long)v[i].key, f.area,
+			       f.entry, k.area, k.entry);
+		} else
+			report(rep, level,
+			       "area %llu, entry %llu: origin chunk %llu already has an exception (area %llu, entry %llu)",
 			       w.area, w.entry, (unsigned long long)v[i].key, f.area,
 			       f.entry);
 	}
@@ -305,8 +316,18 @@ int snap_store_check(const struct snap_store *s,
 		       "area %llu has non-zero bytes after its last exception",
 		       (unsigned long long)s->dirty_tail_area);
 	check_exceptions(s, o, rep);
-	int r = find_duplicates(s, true, REPORT_FATAL, rep);
+	uint64_t *reads = malloc((s->nr_ex + 1) * sizeof(*reads));
+	if (!reads)
+		return -ENOMEM;
+	int r = snap_kernel_view(s->ex, s->nr_ex, reads);
+	if (r && r != -E2BIG) {
+		free(reads);
+		return r;
+	}
+	bool told = !r;
+	r = find_duplicates(s, true, REPORT_FATAL, NULL, rep);
 	if (!r)
-		r = find_duplicates(s, false, REPORT_NONFATAL, rep);
+		r = find_duplicates(s, false, REPORT_NONFATAL, told ? reads : NULL, rep);
+	free(reads);
 	return r;
 }

@@ -105,9 +105,31 @@ static void refusal(const struct repair_args *a, const struct snap_repair *r,
 		tool_error(a->io.quiet, "%s: too small for a store of %u-sector chunks (fewer than two chunks)",
 			   a->io.input, r->chunk_size);
 		break;
+	case SNAP_REPAIR_IN_PLACE_UNSAFE:
+		tool_error(a->io.quiet, "%s: not repaired in place: the store has several exceptions for some origin chunks, and were the repair interrupted, the kernel could then read other ones than it does now; repair it to another device with -o",
+			   a->io.input);
+		break;
 	case SNAP_REPAIR_OK:
 		break;
 	}
+}
+
+static void print_same_origin(const struct snap_repair *r, const struct snap_dropped *d)
+{
+	uint64_t area, entry, karea, kentry;
+	snap_repair_where(r, d->other, &area, &entry);
+	snap_repair_where(r, d->kernel, &karea, &kentry);
+	if (d->kernel == d->other)
+		printf("the kernel reads origin chunk %llu from area %llu, entry %llu, which is %s (%s)\n",
+		       (unsigned long long)d->e.old_chunk, (unsigned long long)area,
+		       (unsigned long long)entry, d->other_dropped ? "dropped too" : "kept",
+		       d->other < d->index ? "the earlier entry wins"
+					   : "a later entry wins when it joins a run the kernel placed first");
+	else
+		printf("the kernel reads origin chunk %llu from area %llu, entry %llu, whose COW chunk is unusable; area %llu, entry %llu is chosen instead%s\n",
+		       (unsigned long long)d->e.old_chunk, (unsigned long long)karea,
+		       (unsigned long long)kentry, (unsigned long long)area,
+		       (unsigned long long)entry, d->other_dropped ? ", and dropped too" : "");
 }
 
 static void print_reason(const struct snap_repair *r, const struct snap_dropped *d)
@@ -123,13 +145,12 @@ static void print_reason(const struct snap_repair *r, const struct snap_dropped 
 		       (unsigned long long)r->nr_chunks);
 		break;
 	case SNAP_DROP_SHARED_COW:
-	case SNAP_DROP_SAME_ORIGIN:
 		snap_repair_where(r, d->other, &area, &entry);
-		printf("%s area %llu, entry %llu, which is kept (the earlier entry wins%s)\n",
-		       d->why == SNAP_DROP_SHARED_COW ? "the COW chunk is also used by"
-						      : "the origin chunk already has an exception at",
-		       (unsigned long long)area, (unsigned long long)entry,
-		       d->why == SNAP_DROP_SAME_ORIGIN ? ", as in the kernel" : "");
+		printf("the COW chunk is also used by area %llu, entry %llu, which is kept (the earlier entry wins)\n",
+		       (unsigned long long)area, (unsigned long long)entry);
+		break;
+	case SNAP_DROP_SAME_ORIGIN:
+		print_same_origin(r, d);
 		break;
 	case SNAP_DROP_NO_ROOM:
 		printf("no room on the device for the metadata area after a full one\n");
@@ -164,11 +185,21 @@ static void print_report(const struct snap_repair *r)
 	       (unsigned long long)r->nr_dropped);
 }
 
+/* -o: O_DIRECT descriptors for the data copy, where the devices take them. */
 static int write_out(const struct repair_args *a, const struct snap_repair *r,
 		     struct bdev *in, struct bdev *out)
 {
 	const char *name = a->in_place ? a->io.input : a->io.output;
-	int err = snap_repair_write(r, in, out);
+	struct bdev in_data, out_data;
+	bool have_in = !a->in_place && !bdev_open(&in_data, a->io.input, BDEV_DIRECT);
+	bool have_out = !a->in_place &&
+			!bdev_open(&out_data, a->io.output, BDEV_WRITE | BDEV_DIRECT);
+	int err = snap_repair_write(r, in, out, have_in ? &in_data : NULL,
+				    have_out ? &out_data : NULL);
+	if (have_in)
+		bdev_close(&in_data);
+	if (have_out)
+		bdev_close(&out_data);
 	if (err == -ENOSPC)
 		tool_error(a->io.quiet, "%s is too small: it has %llu bytes, the repaired store needs %llu",
 			   name, (unsigned long long)out->size,
@@ -187,6 +218,12 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 		tool_error(a->io.quiet, "%s: too small for a snapshot store header", a->io.input);
 		return EXIT_FAILURE_RUNTIME;
 	}
+	if (err == -E2BIG) {
+		tool_error(a->io.quiet, "%s: so many exceptions repeat the same origin chunks that which of them the kernel reads cannot be worked out in reasonable time",
+			   a->io.input);
+		snap_repair_release(&r);
+		return EXIT_FAILURE_RUNTIME;
+	}
 	if (err) {
 		tool_error(a->io.quiet, "%s: %s: %s", TOOL, a->io.input, strerror(-err));
 		snap_repair_release(&r);
@@ -194,6 +231,7 @@ static int repair(const struct repair_args *a, struct bdev *in, struct bdev *out
 	}
 	if (st != SNAP_REPAIR_OK) {
 		refusal(a, &r, st);
+		snap_repair_release(&r);
 		return EXIT_FAILURE_RUNTIME;
 	}
 	status = write_out(a, &r, in, out);

@@ -105,7 +105,7 @@ area 0, entry 2: COW chunks are not in increasing order (a kernel older than 3.1
 area 0, entry 2: COW chunk 2 is also used by area 0, entry 0" ]
 	printf '7 2\n1 3\n7 4\n' | cow o 16 64
 	sc 64 "$d/o"
-	[ "$stderr" = "area 0, entry 2: origin chunk 7 already has an exception (area 0, entry 0); the kernel uses the earlier one" ]
+	[ "$stderr" = "area 0, entry 2: origin chunk 7 already has an exception (area 0, entry 0); the kernel reads area 0, entry 0" ]
 }
 
 @test "origin chunks past the origin: --origin-size and --origin" {

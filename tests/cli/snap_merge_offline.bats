@@ -87,8 +87,8 @@ setup() {
 	views
 	merge 0 --origin "$d/origin" --cow "$d/cow" --other "$d/s1"
 	[ "${lines[0]}" = "merged 6 chunks (24576 bytes) in 5 runs from $d/cow into $d/origin" ]
-	[ "$stderr" = "warning: $d/cow: area 0, entry 3: origin chunk 5 already has an exception (area 0, entry 0); the kernel uses the earlier one
-warning: $d/cow: area 0, entry 5: origin chunk 6 already has an exception (area 0, entry 1); the kernel uses the earlier one" ]
+	[ "$stderr" = "warning: $d/cow: area 0, entry 3: origin chunk 5 already has an exception (area 0, entry 0); the kernel reads area 0, entry 0
+warning: $d/cow: area 0, entry 5: origin chunk 6 already has an exception (area 0, entry 1); the kernel reads area 0, entry 1" ]
 	views_kept
 	"$SC" "$d/cow"
 }

@@ -101,8 +101,127 @@ kept 3 exceptions, dropped 3" ]
 	printf '0 2\n1 3\n7 4\n8 6\n' | kept c 16 64
 	repair_to c 16
 	[ "$output" = "dropped area 0, entry 2, old_chunk 2, new_chunk 2: the COW chunk is also used by area 0, entry 0, which is kept (the earlier entry wins)
-dropped area 0, entry 4, old_chunk 7, new_chunk 5: the origin chunk already has an exception at area 0, entry 3, which is kept (the earlier entry wins, as in the kernel)
+dropped area 0, entry 4, old_chunk 7, new_chunk 5: the kernel reads origin chunk 7 from area 0, entry 3, which is kept (the earlier entry wins)
 kept 4 exceptions, dropped 2" ]
+}
+
+# zero_chunk FILE CHUNK_SECTORS CHUNK: the chunk is all zeros
+zero_chunk() {
+	[ "$(chunk_sha "$1" "$2" "$3")" = "$(head -c $(($2 * 512)) /dev/zero | sha256sum | cut -d' ' -f1)" ]
+}
+
+@test "repeated origin chunks: a later exception that continues a run the kernel placed first is kept" {
+	# bucket list: 5..6 -> 10..11 before 6->20; 104..106 -> 50..52 (a
+	# precede-join, then a continue) before 106->70
+	printf '6 20\n5 10\n6 11\n106 70\n105 51\n104 50\n106 52\n' | cow j 16 128
+	printf '5 10\n6 11\n105 51\n104 50\n106 52\n' | kept j 16 128
+	repair_to j 16
+	[ "$output" = "dropped area 0, entry 0, old_chunk 6, new_chunk 20: the kernel reads origin chunk 6 from area 0, entry 2, which is kept (a later entry wins when it joins a run the kernel placed first)
+dropped area 0, entry 3, old_chunk 106, new_chunk 70: the kernel reads origin chunk 106 from area 0, entry 6, which is kept (a later entry wins when it joins a run the kernel placed first)
+kept 5 exceptions, dropped 2" ]
+	zero_chunk "$d/j.out" 16 20
+	zero_chunk "$d/j.out" 16 70
+	# snap_check names the entry the kernel reads
+	run_prog "$SC" 64 "$d/j"
+	[ "$stderr" = "area 0, entry 1: COW chunks are not in increasing order (a kernel older than 3.13 wrote this store)
+area 0, entry 2: origin chunk 6 already has an exception (area 0, entry 0); the kernel reads area 0, entry 2
+area 0, entry 6: origin chunk 106 already has an exception (area 0, entry 3); the kernel reads area 0, entry 6" ]
+}
+
+@test "repeated origin chunks: runs do not join across a 256-chunk group, so there the earlier one stays" {
+	printf '256 21\n255 10\n256 11\n254 91\n253 80\n254 81\n' | cow g 16 128
+	printf '256 21\n255 10\n253 80\n254 81\n' | kept g 16 128
+	repair_to g 16
+	[ "$output" = "dropped area 0, entry 2, old_chunk 256, new_chunk 11: the kernel reads origin chunk 256 from area 0, entry 0, which is kept (the earlier entry wins)
+dropped area 0, entry 3, old_chunk 254, new_chunk 91: the kernel reads origin chunk 254 from area 0, entry 5, which is kept (a later entry wins when it joins a run the kernel placed first)
+kept 4 exceptions, dropped 2" ]
+	zero_chunk "$d/g.out" 16 11
+	zero_chunk "$d/g.out" 16 91
+}
+
+@test "repeated origin chunks: the one the kernel reads is unusable or dropped itself" {
+	# the kernel reads 6 from 6->64 (continuing 5->63), past the end of
+	# 64 chunks: without it, it would read 6->20, which is kept
+	printf '6 20\n5 63\n6 64\n6 30\n' | cow u 16 64
+	printf '6 20\n5 63\n' | kept u 16 64
+	repair_to u 16
+	[ "$output" = "dropped area 0, entry 2, old_chunk 6, new_chunk 64: the COW chunk lies beyond the end of the COW device (64 chunks)
+dropped area 0, entry 3, old_chunk 6, new_chunk 30: the kernel reads origin chunk 6 from area 0, entry 2, whose COW chunk is unusable; area 0, entry 0 is chosen instead
+kept 2 exceptions, dropped 2" ]
+	# the kernel reads 6 from 6->20, whose COW chunk 3->20 holds: 6 has none
+	printf '3 20\n6 20\n6 21\n' | cow s 16 64
+	printf '3 20\n' | kept s 16 64
+	repair_to s 16
+	[ "$output" = "dropped area 0, entry 1, old_chunk 6, new_chunk 20: the COW chunk is also used by area 0, entry 0, which is kept (the earlier entry wins)
+dropped area 0, entry 2, old_chunk 6, new_chunk 21: the kernel reads origin chunk 6 from area 0, entry 1, which is dropped too (the earlier entry wins)
+kept 1 exceptions, dropped 2" ]
+}
+
+# rerun_pairs: 1-sector chunks (E = 32): 5->50 and 5->60, 32 others, then
+# 6->70 and 6->61; the kernel reads 6 from 6->61, which continues 5->60.
+# Once area 0 is rewritten without 5->60, the rest of the old list would
+# make a rerun keep 6->70.
+rerun_pairs() {
+	printf '5 50\n5 60\n'
+	for ((i = 0; i < 32; i++)); do echo "$((100 + i)) $((2 + i))"; done
+	printf '6 70\n6 61\n'
+}
+
+@test "--in-place refused where an interrupted run could change which repeat the kernel reads; -o works" {
+	rerun_pairs | cow ip 1 200
+	cp "$d/ip" "$d/ip.in"
+	run_prog "$SR" 64 --in-place -i "$d/ip.in"
+	[ -z "$output" ]
+	[ "$stderr" = "$d/ip.in: not repaired in place: the store has several exceptions for some origin chunks, and were the repair interrupted, the kernel could then read other ones than it does now; repair it to another device with -o" ]
+	rerun_pairs | awk 'NR != 2 && NR != 35' | kept ip 1 200
+	repair_to ip 1
+	[ "$output" = "dropped area 0, entry 1, old_chunk 5, new_chunk 60: the kernel reads origin chunk 5 from area 0, entry 0, which is kept (the earlier entry wins)
+dropped area 1, entry 2, old_chunk 6, new_chunk 70: the kernel reads origin chunk 6 from area 1, entry 3, which is kept (a later entry wins when it joins a run the kernel placed first)
+kept 34 exceptions, dropped 2" ]
+	# repeats where the earlier entry wins are repaired in place
+	printf '7 40\n7 41\n' | cat - <(rerun_pairs | sed -n '3,34p') | cow ok 1 200
+	printf '7 40\n' | cat - <(rerun_pairs | sed -n '3,34p') | kept ok 1 200
+	cp "$d/ok" "$d/ok.out"
+	run_prog "$SR" 0 -q -i "$d/ok.out" --in-place
+	repaired ok 1
+}
+
+@test "-o copies exactly the kept data chunks: large chunks, runs and scattered, nothing else" {
+	# 1024-sector chunks (512 KiB): E = 32768, data chunks 2..39
+	{ seq_pairs 0 12 1024; printf '50 20\n51 21\n52 22\n90 30\n91 5000\n92 39\n93 20\n94 25\n94 26\n'; } |
+		cow big 1024 40
+	{ seq_pairs 0 12 1024; printf '50 20\n51 21\n52 22\n90 30\n92 39\n94 25\n'; } | kept big 1024 40
+	repair_to big 1024 -q
+	# the expected image: the output's header and area, the input's kept
+	# chunks, zeros everywhere else
+	truncate -s $((40 * 1024 * 512)) "$d/big.exp"
+	dd if="$d/big.out" of="$d/big.exp" bs=$((1024 * 512)) count=2 conv=notrunc status=none
+	for c in $(awk '{print $2}' "$d/big.pairs"); do
+		dd if="$d/big" of="$d/big.exp" bs=$((1024 * 512)) skip="$c" seek="$c" count=1 \
+			conv=notrunc status=none
+	done
+	same_file "$d/big.exp" "$d/big.out"
+	zero_chunk "$d/big.out" 1024 26
+}
+
+@test "--in-place with repeats the earlier entry wins, killed before each write: a rerun finishes the same" {
+	# 1-sector chunks: 72 exceptions over three areas, two repeats of 7
+	{ printf '7 150\n7 151\n'; seq_pairs 100 70 1; printf '7 152\n'; } | cow kr 1 200
+	{ printf '7 150\n'; seq_pairs 100 70 1; } | kept kr 1 200
+	n=0
+	while :; do
+		cp "$d/kr" "$d/kr.out"
+		rc=0
+		THINSNAP_FAIL_AFTER_WRITES=$n "$SR" -q --in-place -i "$d/kr.out" || rc=$?
+		[ $rc = 0 ] && break
+		[ $rc = 137 ]
+		"$SR" -q --in-place -i "$d/kr.out"
+		repaired kr 1
+		n=$((n + 1))
+		[ $n -lt 10 ]
+	done
+	repaired kr 1
+	[ $n = 3 ]
 }
 
 @test "several areas: later exceptions move up into the freed entries, data chunks stay" {
@@ -254,6 +373,18 @@ area_pairs() {
 		# four areas rewritten (and the header when it was damaged)
 		[ $n = $([ $hdr = good ] && echo 4 || echo 5) ]
 	done
+}
+
+@test "8000 exceptions for one origin chunk: refused rather than replayed for ever; snap_check names no reader" {
+	awk 'BEGIN { for (k = 0; k < 8000; k++) print 5, 1000 + 2 * k }' | "$MK_COW" "$d/many" 1 8300
+	truncate -s $((8300 * 512)) "$d/many.out"
+	run_prog "$SR" 64 -o "$d/many.out" -i "$d/many"
+	[ -z "$output" ]
+	[ "$stderr" = "$d/many: so many exceptions repeat the same origin chunks that which of them the kernel reads cannot be worked out in reasonable time" ]
+	[ "$(sha_of "$d/many.out")" = "$(head -c $((8300 * 512)) /dev/zero | sha256sum | cut -d' ' -f1)" ]
+	run_prog "$SC" 64 "$d/many"
+	grep -qx "area 0, entry 1: origin chunk 5 already has an exception (area 0, entry 0)" <<<"$stderr"
+	refute grep -q "the kernel reads" <<<"$stderr"
 }
 
 @test "usage, -q, same file, missing files, too small an output" {

@@ -54,7 +54,7 @@ static void repair(struct bdev *dev, uint32_t chunk_size, bool force)
 	enum snap_repair_status st;
 	if (snap_repair_read(&r, dev, &o, &st))
 		return;
-	bool ok = st == SNAP_REPAIR_OK && !snap_repair_write(&r, dev, dev);
+	bool ok = st == SNAP_REPAIR_OK && !snap_repair_write(&r, dev, dev, NULL, NULL);
 	snap_repair_release(&r);
 	if (ok)
 		check_and_dump(dev, true);
