@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "snap_kernel_view.h"
 #include "snap_writer.h"
 #include "u64_set.h"
 
@@ -155,6 +156,42 @@ static int cmp_u64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * Repeated origin chunks: the merge copies from the last exception to the
+ * first, so the earliest exception of a chunk is the one left in the
+ * origin, as after the kernel's merge.  Where the snapshot reads a later
+ * one (snap_kernel_view.h), no merge gives what the snapshot read: refuse.
+ */
+static int check_repeats(struct merge *m)
+{
+	const struct snap_store *s = &m->cow.s;
+	uint64_t *reads = malloc(s->nr_ex * sizeof(*reads));
+	struct u64_set seen = { 0 };
+	int r = reads ? u64_set_init(&seen, s->nr_ex) : -ENOMEM;
+	if (!r)
+		r = snap_kernel_view(s->ex, s->nr_ex, reads);
+	for (uint64_t k = 0; !r && k < s->nr_ex; k++) {
+		const struct snap_exception *e = &s->ex[k], *w = &s->ex[reads[k]];
+		int first = u64_set_add(&seen, e->old_chunk);
+		if (first < 0)
+			r = first;
+		else if (first && w->new_chunk != e->new_chunk)
+			r = refuse(m,
+				   "%s: the snapshot reads origin chunk %llu from area %llu, entry %llu, but a merge (ours or the kernel's) would leave the data of the earlier area %llu, entry %llu for that chunk; repair the store with snap_repair -o first and merge the repaired copy",
+				   m->cow.dev->name, (unsigned long long)e->old_chunk,
+				   (unsigned long long)(reads[k] / s->per_area),
+				   (unsigned long long)(reads[k] % s->per_area),
+				   (unsigned long long)(k / s->per_area),
+				   (unsigned long long)(k % s->per_area));
+	}
+	if (r == -E2BIG)
+		r = refuse(m, "%s: so many exceptions repeat the same origin chunks that which of them the snapshot reads cannot be worked out in reasonable time; repair the store with snap_repair -o first",
+			   m->cow.dev->name);
+	u64_set_release(&seen);
+	free(reads);
+	return r;
+}
+
 /* The origin must hold every chunk; note repeated origin chunks. */
 static int check_origin(struct merge *m)
 {
@@ -171,6 +208,11 @@ static int check_origin(struct merge *m)
 	if (s->nr_ex)
 		max = v[s->nr_ex - 1];
 	free(v);
+	if (m->serial) {
+		int r = check_repeats(m);
+		if (r)
+			return r;
+	}
 	if (s->nr_ex && max >= m->origin_sectors / s->chunk_size +
 				       (m->origin_sectors % s->chunk_size != 0))
 		return refuse(m,

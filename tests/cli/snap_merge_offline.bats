@@ -93,6 +93,29 @@ warning: $d/cow: area 0, entry 5: origin chunk 6 already has an exception (area 
 	"$SC" "$d/cow"
 }
 
+@test "repeated origin chunks where the snapshot reads a later one: refused, merged after snap_repair" {
+	# bucket list: 5..6 -> 10..11 before 6 -> 20, so the snapshot reads
+	# origin chunk 6 from entry 2; any merge would leave entry 0's data
+	"$FILL" "$d/origin" 1048576 1
+	printf '%s\n' '6 20' '5 10' '6 11' | "$TS_BUILD/tests/mk_cow" "$d/meta" 8 64
+	"$FILL" "$d/cow" $((64 * 4096)) 2
+	dd if="$d/meta" of="$d/cow" bs=4096 count=2 conv=notrunc status=none
+	views
+	local o c
+	o=$(sha_of "$d/origin") c=$(sha_of "$d/cow")
+	merge 64 --no-other-snapshots --origin "$d/origin" --cow "$d/cow"
+	[ "$output" = "" ]
+	[ "$stderr" = "warning: $d/cow: area 0, entry 2: origin chunk 6 already has an exception (area 0, entry 0); the kernel reads area 0, entry 2
+$d/cow: the snapshot reads origin chunk 6 from area 0, entry 2, but a merge (ours or the kernel's) would leave the data of the earlier area 0, entry 0 for that chunk; repair the store with snap_repair -o first and merge the repaired copy" ]
+	[ "$(sha_of "$d/origin")" = "$o" ]
+	[ "$(sha_of "$d/cow")" = "$c" ]
+	# repaired to another file, the store merges into what the snapshot read
+	truncate -s $((64 * 4096)) "$d/rep"
+	run -0 "$TS_BIN/snap_repair" -i "$d/cow" -o "$d/rep"
+	merge 0 --no-other-snapshots --origin "$d/origin" --cow "$d/rep"
+	same_file "$d/origin" "$d/cow.view"
+}
+
 @test "another snapshot with larger chunks: exact exceptions added, views kept" {
 	"$FILL" "$d/origin" $((1024 * 1024 + 2048)) 1
 	{ seq 10 29; echo 3; echo 100; seq 200 255; echo 256; echo 5; } | snap_alloc 8 | store cow 8 512 2

@@ -4,12 +4,13 @@
  *
  * Test helper: write to OUT what the snapshot with store COW reads: the
  * origin, with every chunk that has an exception taken from the COW
- * (the earliest exception wins, as in the kernel's lookup), clipped to
- * the origin's size.  An unformatted or invalid store reads as the origin.
+ * (of several for one origin chunk, the one the kernel reads:
+ * snap_kernel_view.h), clipped to the origin's size.  An unformatted or invalid store reads as the origin.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "snap_kernel_view.h"
 #include "snap_store.h"
 
 static int fail(const char *msg)
@@ -37,7 +38,11 @@ int main(int argc, char **argv)
 	    snap_store_open(&s, &cow))
 		return fail("cannot read the store");
 	buf = realloc(buf, s.chunk_bytes ? s.chunk_bytes : 1);
-	for (uint64_t i = s.valid ? s.nr_ex : 0; i-- > 0;) {
+	uint64_t *reads = malloc((s.nr_ex + 1) * sizeof(*reads));
+	if (!buf || !reads || snap_kernel_view(s.ex, s.nr_ex, reads))
+		return fail("cannot work out what the kernel reads");
+	for (uint64_t k = s.valid ? s.nr_ex : 0; k-- > 0;) {
+		uint64_t i = reads[k];
 		uint64_t at = s.ex[i].old_chunk * s.chunk_bytes, n = s.chunk_bytes;
 		if (at >= origin.size)
 			continue;
@@ -48,6 +53,7 @@ int main(int argc, char **argv)
 			return fail("chunk copy failed");
 	}
 	free(buf);
+	free(reads);
 	snap_store_release(&s);
 	return 0;
 }
