@@ -40,7 +40,8 @@ struct copier {
 	size_t max_io;
 	bool verify;		/* read every piece back and compare */
 	struct copy_piece *q;
-	size_t nr, cap;
+	size_t nr;
+	uint64_t cap;
 	/* while running */
 	size_t next;
 	int err;

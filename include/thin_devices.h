@@ -23,7 +23,8 @@ struct thin_dev {
 
 struct thin_dev_list {
 	struct thin_dev *v;
-	size_t n, cap;
+	size_t n;
+	uint64_t cap;
 };
 
 /* Append (0 or -ENOMEM). */

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
+
 #define ALIGN MD_BLOCK_SIZE
 
 int copier_init(struct copier *c, unsigned threads, size_t max_io, bool verify)
@@ -30,14 +32,9 @@ void copier_release(struct copier *c)
 
 static int push(struct copier *c, const struct copy_piece *p)
 {
-	if (c->nr == c->cap) {
-		size_t n = c->cap ? c->cap * 2 : 1024;
-		struct copy_piece *q = realloc(c->q, n * sizeof(*q));
-		if (!q)
-			return -ENOMEM;
-		c->q = q;
-		c->cap = n;
-	}
+	if (c->nr == c->cap &&
+	    array_reserve((void **)&c->q, &c->cap, c->nr + 1, sizeof(*c->q), 1024))
+		return -ENOMEM;
 	c->q[c->nr++] = *p;
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "block_validator.h"
 #include "btree.h"
 #include "thin_types.h"
@@ -44,25 +45,10 @@ struct md_scan {
 
 /* ---- pass 1: read and summarise ------------------------------------- */
 
-static int grow(void **v, uint64_t *cap, uint64_t need, size_t size)
-{
-	if (need <= *cap)
-		return 0;
-	uint64_t n = *cap ? *cap * 2 : 1024;
-	while (n < need)
-		n *= 2;
-	void *p = realloc(*v, n * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = n;
-	return 0;
-}
-
 static int save_block(struct md_scan *s, const uint8_t *blk, uint32_t *slot)
 {
-	if (grow((void **)&s->saved, &s->cap_saved, s->nr_saved + 1,
-		 sizeof(*s->saved)))
+	if (array_reserve((void **)&s->saved, &s->cap_saved, s->nr_saved + 1,
+			  sizeof(*s->saved), 1024))
 		return -ENOMEM;
 	uint8_t *copy = malloc(MD_BLOCK_SIZE);
 	if (!copy)
@@ -137,8 +123,8 @@ static int add_node(struct md_scan *s, const uint8_t *blk, uint64_t b)
 	btree_node_decode(&n, blk, b);
 	if (!usable(&n))
 		return 0;
-	if (grow((void **)&s->nodes, &s->cap_nodes, s->nr_nodes + 1,
-		 sizeof(*s->nodes)))
+	if (array_reserve((void **)&s->nodes, &s->cap_nodes, s->nr_nodes + 1,
+			  sizeof(*s->nodes), 1024))
 		return -ENOMEM;
 	struct scan_node *sn = &s->nodes[s->nr_nodes];
 	memset(sn, 0, sizeof(*sn));
@@ -508,7 +494,7 @@ static bool compatible(const struct md_tree_info *t, const struct md_tree_info *
 static int add_pair(struct md_root_pair **v, size_t *n, uint64_t *cap,
 		    const struct md_tree_info *t, const struct md_tree_info *d)
 {
-	if (grow((void **)v, cap, *n + 1, sizeof(**v)))
+	if (array_reserve((void **)v, cap, *n + 1, sizeof(**v), 1024))
 		return -ENOMEM;
 	struct md_root_pair *p = &(*v)[(*n)++];
 	p->top = *t;
@@ -527,7 +513,7 @@ static int list_roots(const struct md_scan *s, enum md_kind kind,
 	for (uint64_t i = 0; i < s->nr_nodes; i++) {
 		if (!root_of(&s->nodes[i], kind, allow_damaged))
 			continue;
-		if (grow((void **)out, &cap, *nr + 1, sizeof(**out)))
+		if (array_reserve((void **)out, &cap, *nr + 1, sizeof(**out), 1024))
 			return -ENOMEM;
 		(*out)[(*nr)++] = i;
 	}

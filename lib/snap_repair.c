@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "chunk_copy.h"
 #include "endian_le.h"
 #include "snap_kernel_view.h"
@@ -30,14 +31,9 @@ struct list {
 
 static int list_push(struct list *l, uint64_t old_chunk, uint64_t new_chunk)
 {
-	if (l->n == l->cap) {
-		uint64_t cap = l->cap ? l->cap * 2 : 1024;
-		struct snap_exception *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (l->n == l->cap &&
+	    array_reserve((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v), 1024))
+		return -ENOMEM;
 	l->v[l->n++] = (struct snap_exception){ old_chunk, new_chunk };
 	return 0;
 }
@@ -140,14 +136,10 @@ static bool is_area(const struct snap_repair *r, uint64_t chunk)
 static int drop(struct snap_repair *r, uint64_t k, const struct snap_exception *e,
 		enum snap_drop_reason why, uint64_t other, uint64_t kernel, uint64_t *cap)
 {
-	if (r->nr_dropped == *cap) {
-		uint64_t n = *cap ? *cap * 2 : 64;
-		struct snap_dropped *v = realloc(r->dropped, n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		r->dropped = v;
-		*cap = n;
-	}
+	if (r->nr_dropped == *cap &&
+	    array_reserve((void **)&r->dropped, cap, r->nr_dropped + 1,
+			  sizeof(*r->dropped), 64))
+		return -ENOMEM;
 	r->dropped[r->nr_dropped++] = (struct snap_dropped){ k, *e, why, other, kernel, false };
 	return 0;
 }

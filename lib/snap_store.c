@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "endian_le.h"
 #include "snap_kernel_view.h"
 
@@ -37,14 +38,9 @@ static enum snap_header_state read_header(struct snap_store *s,
 static int push(struct snap_store *s, uint64_t old, uint64_t new_chunk,
 		uint64_t *cap)
 {
-	if (s->nr_ex == *cap) {
-		uint64_t n = *cap ? *cap * 2 : 1024;
-		struct snap_exception *v = realloc(s->ex, n * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		s->ex = v;
-		*cap = n;
-	}
+	if (s->nr_ex == *cap &&
+	    array_reserve((void **)&s->ex, cap, s->nr_ex + 1, sizeof(*s->ex), 1024))
+		return -ENOMEM;
 	s->ex[s->nr_ex].old_chunk = old;
 	s->ex[s->nr_ex++].new_chunk = new_chunk;
 	return 0;

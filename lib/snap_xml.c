@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "array_grow.h"
 #include "snap_store.h"
 
 #define FEED_BYTES	  (1u << 20)
@@ -199,16 +200,12 @@ static void exception(struct parse *ps, enum tag t, const char **atts)
 	}
 	if (!cow_chunks_ok(ps, &x))
 		return;
-	if (img->nr_runs == ps->cap) {
-		uint64_t n = ps->cap ? ps->cap * 2 : 256;
-		struct snap_xml_run *r = realloc(img->runs, n * sizeof(*r));
-		if (!r) {
-			fail(ps, "out of memory");
-			ps->status = -ENOMEM;
-			return;
-		}
-		img->runs = r;
-		ps->cap = n;
+	if (img->nr_runs == ps->cap &&
+	    array_reserve((void **)&img->runs, &ps->cap, img->nr_runs + 1,
+			  sizeof(*img->runs), 256)) {
+		fail(ps, "out of memory");
+		ps->status = -ENOMEM;
+		return;
 	}
 	img->runs[img->nr_runs++] = x;
 	img->nr_ex += x.length;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "block_validator.h"
 #include "btree_walk.h"
 #include "refcount.h"
@@ -112,14 +113,9 @@ static void fatal_capped(struct checker *c, const char *fmt, ...)
 
 static int ovf_push(struct ovf_vec *v, uint64_t b, uint32_t count)
 {
-	if (v->n == v->cap) {
-		uint64_t cap = v->cap ? v->cap * 2 : 256;
-		struct sm_overflow_entry *n = realloc(v->v, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		v->v = n;
-		v->cap = cap;
-	}
+	if (v->n == v->cap &&
+	    array_reserve((void **)&v->v, &v->cap, v->n + 1, sizeof(*v->v), 256))
+		return -ENOMEM;
 	v->v[v->n].block = b;
 	v->v[v->n++].count = count;
 	return 0;

@@ -7,16 +7,13 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "array_grow.h"
+
 int thin_dev_list_push(struct thin_dev_list *l, const struct thin_dev *d)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct thin_dev *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (l->n == l->cap &&
+	    array_reserve((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v), 64))
+		return -ENOMEM;
 	l->v[l->n++] = *d;
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "array_grow.h"
 #include "btree.h"
 #include "thin_devices.h"
 #include "thin_types.h"
@@ -19,7 +20,8 @@ struct mapping {
 
 struct mapping_list {
 	struct mapping *v;
-	size_t n, cap;
+	size_t n;
+	uint64_t cap;
 };
 
 struct salvager {
@@ -36,14 +38,9 @@ struct salvager {
 
 static int push(struct mapping_list *l, uint64_t origin, uint64_t value)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 1024;
-		struct mapping *v = realloc(l->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (l->n == l->cap &&
+	    array_reserve((void **)&l->v, &l->cap, l->n + 1, sizeof(*l->v), 1024))
+		return -ENOMEM;
 	l->v[l->n++] = (struct mapping){ origin, value };
 	return 0;
 }

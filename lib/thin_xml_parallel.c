@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "array_grow.h"
+
 #define PIECE_BYTES (1u << 20)
 #define WINDOW	    4u
 #define SCAN	    4096u  /* bytes searched for a cut */
@@ -54,7 +56,8 @@ struct piece {
 	unsigned long newlines;
 	struct dump_superblock sb;	/* for R_BEGIN_SB */
 	struct rec *recs;
-	size_t nr, cap;
+	size_t nr;
+	uint64_t cap;
 	struct xml_position pos;	/* set by the reader before events */
 };
 
@@ -73,14 +76,10 @@ struct splitter {
 
 static struct rec *rec_add(struct piece *p, enum rec_kind kind)
 {
-	if (p->nr == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 4096;
-		struct rec *n = realloc(p->recs, cap * sizeof(*n));
-		if (!n)
-			return NULL;
-		p->recs = n;
-		p->cap = cap;
-	}
+	if (p->nr == p->cap &&
+	    array_reserve((void **)&p->recs, &p->cap, p->nr + 1, sizeof(*p->recs),
+			  4096))
+		return NULL;
 	struct rec *r = &p->recs[p->nr++];
 	r->kind = kind;
 	r->pos = p->pos;
